@@ -1,0 +1,72 @@
+"""Results: typed rows and totals that carry their units and whether they are complete.
+
+A row whose operation no rule knows is kept with `known=False` and its costs as None (unknown),
+never zero; the report is then `complete=False` and lists the unknown ops by name and count.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+UNITS = {
+    "weights": "parameters", "biases": "parameters", "params": "parameters",
+    "activations": "elements", "macs": "multiply-accumulates", "flops": "FLOP",
+    "rf": "input pixels", "memory": "bytes",
+}
+
+
+@dataclass(frozen=True)
+class RF:
+    """Receptive field along one axis: size in input pixels, jump (product of strides) and the
+    centre of the first output position's field, in input pixel coordinates (pixel i at i)."""
+    size: object = 1
+    jump: object = 1
+    start: object = 0
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    kind: str
+    depth: int
+    input_shape: tuple
+    output_shape: tuple
+    weights: object = 0
+    biases: object = 0
+    activations: object = 0
+    macs: object = 0
+    flops: object = 0
+    rf: tuple = (RF(), RF())
+    work: dict = field(default_factory=dict)
+    known: bool = True
+    elements: object = 0   # output elements for the batch, whatever the convention counts
+
+    @property
+    def params(self):
+        if self.weights is None or self.biases is None:
+            return None
+        return self.weights + self.biases
+
+    @property
+    def rf_size(self):
+        """An int (or expression) when square, else the (h, w) pair."""
+        h, w = self.rf[0].size, self.rf[1].size
+        return h if str(h) == str(w) else (h, w)
+
+
+@dataclass(frozen=True)
+class Report:
+    model: str
+    input_shape: tuple
+    batch: object
+    convention: str
+    dtype: str
+    rows: tuple
+    total: dict
+    memory: dict
+    unknown: dict = field(default_factory=dict)   # op name -> count, for ops no rule knows
+
+    @property
+    def complete(self) -> bool:
+        return not self.unknown
+
+    units = UNITS

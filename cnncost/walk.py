@@ -1,0 +1,182 @@
+"""The one traversal: threads the shape and receptive field through Sequence, Concat and
+Residual, applies the rules and the convention, and sums the totals into a `Report`.
+
+Receptive field per axis (Araujo et al. 2019, "Computing receptive fields of CNNs", eq. 1-3):
+    size_out  = size_in + (d*(k-1)) * jump_in
+    jump_out  = jump_in * s
+    start_out = start_in + ((d*(k-1))/2 - pad_before) * jump_in
+Branches and residual sums see the union of their inputs' fields.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from cnncost import conventions, rules, spec
+from cnncost.errors import CostError
+from cnncost.memory import memory
+from cnncost.report import RF, Report, Row
+from cnncost.sizes import add, equal, exact, format_input, half, is_concrete, numel_of, smax, smin, tidy
+
+
+@dataclass
+class _State:
+    shape: tuple
+    rf: tuple  # (RF h, RF w)
+
+
+@dataclass
+class _Walk:
+    convention: conventions.Convention
+    batch: object
+    rows: list = field(default_factory=list)
+    counters: Counter = field(default_factory=Counter)
+    unknown: Counter = field(default_factory=Counter)
+
+    def name(self, node, prefix: str, default_kind: str) -> str:
+        if node.name is None:
+            self.counters[default_kind] += 1
+            base = f"{default_kind}{self.counters[default_kind]}"
+        else:
+            base = node.name
+        return f"{prefix}{base}"
+
+    def node(self, node, state: _State, prefix: str, depth: int) -> _State:
+        if isinstance(node, spec.Sequence):
+            inner = prefix if node.name is None else f"{prefix}{node.name}."
+            for child in node.layers:
+                state = self.node(child, state, inner, depth + (node.name is not None))
+            return state
+        if isinstance(node, spec.Concat):
+            return self.concat(node, state, prefix, depth)
+        if isinstance(node, spec.Residual):
+            return self.residual(node, state, prefix, depth)
+        if isinstance(node, spec.Opaque):
+            return self.opaque(node, state, prefix, depth)
+        return self.layer(node, state, prefix, depth)
+
+    def layer(self, layer, state: _State, prefix: str, depth: int) -> _State:
+        kind = rules.kind(layer)
+        who = self.name(layer, prefix, kind)
+        c = rules.cost(layer, state.shape, who)
+        rf = state.rf if c.window is None else tuple(_through(a, c.window, i) for i, a in enumerate(state.rf))
+        self.emit(who, kind, depth, state.shape, c.out, c.weights, c.biases, c.macs, c.ops, rf, c.work)
+        return _State(c.out, rf)
+
+    def emit(self, name, kind, depth, in_shape, out, weights, biases, macs, ops, rf, work):
+        conv = self.convention
+        elements = numel_of(out) * self.batch
+        flops = conv.flops(macs, ops) * self.batch
+        macs_b = macs * self.batch
+        work = dict(work)
+        if macs or any(conv.per_op.get(k) for k in ops):
+            batch = f" x batch {self.batch}" if self.batch != 1 else ""
+            work["flops"] = f"{conv.flops_work(macs, ops)}{batch} = {exact(flops)}"
+        self.rows.append(Row(
+            name=name, kind=kind, depth=depth, input_shape=tuple(in_shape), output_shape=tuple(out),
+            weights=weights, biases=biases,
+            activations=elements if conv.counts_activations(kind) else 0,
+            macs=macs_b, flops=flops, rf=rf, work=work, elements=elements))
+
+    def concat(self, node: spec.Concat, state: _State, prefix: str, depth: int) -> _State:
+        who = self.name(node, prefix, "concat")
+        inner = f"{who}."
+        outs = []
+        for i, branch in enumerate(node.branches):
+            branch_prefix = inner if getattr(branch, "name", None) else f"{inner}b{i + 1}."
+            outs.append(self.node(branch, state, branch_prefix, depth + 1))
+        spatial = outs[0].shape[1:]
+        for o in outs[1:]:
+            if len(o.shape) != len(outs[0].shape) or not all(equal(a, b) for a, b in zip(o.shape[1:], spatial)):
+                shapes = ", ".join(_shape_text(o.shape) for o in outs)
+                raise CostError(f"{who}: branches give different spatial sizes ({shapes}); cannot concatenate")
+        out = (add(*[o.shape[0] for o in outs]), *spatial)
+        rf = _union([o.rf for o in outs])
+        self.emit(who, "concat", depth, state.shape, out, 0, 0, 0, {}, rf, {})
+        return _State(out, rf)
+
+    def residual(self, node: spec.Residual, state: _State, prefix: str, depth: int) -> _State:
+        who = self.name(node, prefix, "block")
+        body = self.node(node.body, state, f"{who}.", depth + 1)
+        short = state if node.shortcut is None else self.node(node.shortcut, state, f"{who}.shortcut.", depth + 1)
+        if len(body.shape) != len(short.shape) or not all(equal(a, b) for a, b in zip(body.shape, short.shape)):
+            raise CostError(f"{who}: body gives {_shape_text(body.shape)} but the shortcut gives "
+                            f"{_shape_text(short.shape)}; a projection shortcut must match them")
+        rf = _union([body.rf, short.rf])
+        n = numel_of(body.shape)
+        self.emit(f"{who}.add", "add", depth + 1, body.shape, body.shape, 0, 0, 0, {"add": n}, rf,
+                  {"add": f"{exact(n)} additions"})
+        return _State(body.shape, rf)
+
+    def opaque(self, node: spec.Opaque, state: _State, prefix: str, depth: int) -> _State:
+        who = self.name(node, prefix, node.op)
+        out = state.shape if node.out_shape is None else tuple(node.out_shape)
+        self.unknown[node.op] += 1
+        self.rows.append(Row(name=who, kind=node.op, depth=depth, input_shape=state.shape, output_shape=out,
+                             weights=None, biases=None, activations=None, macs=None, flops=None,
+                             rf=state.rf, known=False, elements=numel_of(out) * self.batch,
+                             work={"note": f"no rule for {node.op}: cost unknown"}))
+        return _State(out, state.rf)
+
+
+def _through(rf: RF, w: rules.Window, axis: int) -> RF:
+    span_minus_1 = w.dilation[axis] * (w.kernel[axis] - 1)
+    return RF(size=rf.size + span_minus_1 * rf.jump,
+              jump=rf.jump * w.stride[axis],
+              start=add(rf.start, (half(span_minus_1) if is_concrete(span_minus_1) else span_minus_1 / 2) * rf.jump,
+                        -w.pad[axis] * rf.jump))
+
+
+def _union(fields: list) -> tuple:
+    """Per axis, the smallest field covering every branch's field (centre start, half-width (size-1)/2)."""
+    out = []
+    for axis in range(2):
+        items = [f[axis] for f in fields]
+        if len(items) == 1:
+            out.append(items[0])
+            continue
+        lo = smin(*[add(r.start, -half(r.size - 1) if is_concrete(r.size) else -(r.size - 1) / 2) for r in items])
+        hi = smax(*[add(r.start, half(r.size - 1) if is_concrete(r.size) else (r.size - 1) / 2) for r in items])
+        size = add(hi, -lo if is_concrete(lo) else -lo, 1)
+        out.append(RF(size=tidy(size), jump=smax(*[r.jump for r in items]), start=tidy(half(add(lo, hi)))))
+    return tuple(out)
+
+
+def _shape_text(shape) -> str:
+    return "x".join(str(s) for s in shape)
+
+
+def _sum(values):
+    known = [v for v in values if v is not None]
+    return tidy(add(*known)) if known else 0
+
+
+def analyze(model, input_shape: tuple, *, batch=1, convention="cnncost", dtype="fp32", name=None) -> Report:
+    """Evaluate a spec on a per-sample input shape, (C, H, W) or (F,): the whole calculator."""
+    conv = conventions.get(convention) if isinstance(convention, str) else convention
+    for s in input_shape:
+        if is_concrete(s) and s < 1:
+            raise CostError(f"input sizes must be positive, got {format_input(input_shape)}")
+    if is_concrete(batch) and batch < 1:
+        raise CostError(f"batch must be a positive integer, got {batch}")
+    walk = _Walk(conv, batch)
+    start = _State(tuple(input_shape), (RF(), RF()))
+    end = walk.node(model, start, "", 0)
+    rows = tuple(walk.rows)
+    weights, biases = _sum(r.weights for r in rows), _sum(r.biases for r in rows)
+    last_rf = end.rf
+    total = {
+        "name": "TOTAL",
+        "output_shape": end.shape,
+        "weights": weights,
+        "biases": biases,
+        "params": tidy(add(weights, biases)),
+        "activations": _sum(r.activations for r in rows),
+        "macs": _sum(r.macs for r in rows),
+        "flops": _sum(r.flops for r in rows),
+        "rf": last_rf[0].size if str(last_rf[0].size) == str(last_rf[1].size) else (last_rf[0].size, last_rf[1].size),
+    }
+    mem = {k: (tidy(v) if k != "dtype" else v) for k, v in memory(rows, input_shape, batch, total["params"], dtype).items()}
+    return Report(model=name or getattr(model, "name", None) or "model", input_shape=tuple(input_shape),
+                  batch=batch, convention=conv.name, dtype=dtype, rows=rows, total=total, memory=mem,
+                  unknown=dict(walk.unknown))
