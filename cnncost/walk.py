@@ -25,21 +25,35 @@ class _State:
     rf: tuple  # (RF h, RF w)
 
 
+class Namer:
+    """Names nodes as the walk meets them: the spec's name, else kind + a running count per kind
+    (conv1, conv2, ...).  The PyTorch builder calls it in the same order, so module paths equal
+    row names."""
+
+    def __init__(self):
+        self.counters = Counter()
+
+    def __call__(self, node, prefix: str, default_kind: str) -> str:
+        if node.name is None:
+            self.counters[default_kind] += 1
+            return f"{prefix}{default_kind}{self.counters[default_kind]}"
+        if "." in node.name:
+            raise CostError(f"{prefix}{node.name}: names may not contain '.'; nest named Sequences instead")
+        return f"{prefix}{node.name}"
+
+
+def branch_prefix(branch, inner: str, index: int) -> str:
+    """Named branches nest under their own name; unnamed ones under b1, b2, ..."""
+    return inner if getattr(branch, "name", None) else f"{inner}b{index + 1}."
+
+
 @dataclass
 class _Walk:
     convention: conventions.Convention
     batch: object
     rows: list = field(default_factory=list)
-    counters: Counter = field(default_factory=Counter)
+    name: Namer = field(default_factory=Namer)
     unknown: Counter = field(default_factory=Counter)
-
-    def name(self, node, prefix: str, default_kind: str) -> str:
-        if node.name is None:
-            self.counters[default_kind] += 1
-            base = f"{default_kind}{self.counters[default_kind]}"
-        else:
-            base = node.name
-        return f"{prefix}{base}"
 
     def node(self, node, state: _State, prefix: str, depth: int) -> _State:
         if isinstance(node, spec.Sequence):
@@ -83,8 +97,7 @@ class _Walk:
         inner = f"{who}."
         outs = []
         for i, branch in enumerate(node.branches):
-            branch_prefix = inner if getattr(branch, "name", None) else f"{inner}b{i + 1}."
-            outs.append(self.node(branch, state, branch_prefix, depth + 1))
+            outs.append(self.node(branch, state, branch_prefix(branch, inner, i), depth + 1))
         spatial = outs[0].shape[1:]
         for o in outs[1:]:
             if len(o.shape) != len(outs[0].shape) or not all(equal(a, b) for a, b in zip(o.shape[1:], spatial)):
@@ -151,6 +164,11 @@ def _sum(values):
     return tidy(add(*known)) if known else 0
 
 
+def root(model):
+    """The top-level Sequence's name is the model's name, not a path prefix of its rows."""
+    return spec.Sequence(model.layers) if isinstance(model, spec.Sequence) and model.name else model
+
+
 def analyze(model, input_shape: tuple, *, batch=1, convention="cnncost", dtype="fp32", name=None) -> Report:
     """Evaluate a spec on a per-sample input shape, (C, H, W) or (F,): the whole calculator."""
     conv = conventions.get(convention) if isinstance(convention, str) else convention
@@ -161,7 +179,7 @@ def analyze(model, input_shape: tuple, *, batch=1, convention="cnncost", dtype="
         raise CostError(f"batch must be a positive integer, got {batch}")
     walk = _Walk(conv, batch)
     start = _State(tuple(input_shape), (RF(), RF()))
-    end = walk.node(model, start, "", 0)
+    end = walk.node(root(model), start, "", 0)
     rows = tuple(walk.rows)
     weights, biases = _sum(r.weights for r in rows), _sum(r.biases for r in rows)
     last_rf = end.rf

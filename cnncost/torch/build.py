@@ -1,0 +1,209 @@
+"""The spec's second interpretation: an `nn.Module` that trains exactly what the calculator counts.
+
+One builder per layer kind, mirroring `cnncost.rules`.  Shapes are threaded through with the
+rules themselves (so in_channels and in_features are the calculator's), and modules are named
+with the walk's `Namer` in the walk's order, so every leaf module's path equals its row name:
+`build(spec, shape).get_submodule(row.name)`.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from cnncost import rules, spec
+from cnncost.errors import CostError
+from cnncost.walk import Namer, branch_prefix, root as _root
+
+BUILDERS: dict[type, callable] = {}
+
+
+def builder(kind: type):
+    def register(fn):
+        BUILDERS[kind] = fn
+        return fn
+    return register
+
+
+class Seq(nn.Module):
+    """Children run in insertion order (an nn.Sequential whose children may have any name)."""
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+
+class Branches(nn.Module):
+    """Each child sees the input; outputs are concatenated along channels."""
+
+    def forward(self, x):
+        return torch.cat([m(x) for m in self._modules.values()], dim=1)
+
+
+class Residual(nn.Module):
+    """body(x) + shortcut(x); the body's layers are this module's children, before `shortcut`."""
+
+    def forward(self, x):
+        y = x
+        for name, m in self._modules.items():
+            if name != "shortcut":
+                y = m(y)
+        return y + (self.shortcut(x) if "shortcut" in self._modules else x)
+
+
+class Scale(nn.Module):
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+    def extra_repr(self):
+        return f"factor={self.factor}"
+
+
+class ShortcutPad(nn.Module):
+    """He et al. 2016 option A: x[:, :, ::s, ::s], zero channels split before and after."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.stride, extra = stride, out_channels - in_channels
+        self.before, self.after = extra // 2, extra - extra // 2
+
+    def forward(self, x):
+        x = x[:, :, ::self.stride, ::self.stride]
+        return F.pad(x, (0, 0, 0, 0, self.before, self.after))
+
+
+def _padding(layer: spec.Conv2d):
+    if isinstance(layer.padding, str):
+        return layer.padding
+    (top, _), (left, _) = layer.pads
+    return (top, left)
+
+
+@builder(spec.Conv2d)
+def _conv(layer: spec.Conv2d, shape):
+    return nn.Conv2d(shape[0], layer.out_channels, layer.kernel, layer.stride, _padding(layer),
+                     layer.dilation, layer.groups, layer.bias)
+
+
+@builder(spec.Pool2d)
+def _pool(layer: spec.Pool2d, shape):
+    if layer.mode == "max":
+        return nn.MaxPool2d(layer.kernel, layer.stride, layer.padding, ceil_mode=layer.ceil_mode)
+    return nn.AvgPool2d(layer.kernel, layer.stride, layer.padding, ceil_mode=layer.ceil_mode,
+                        count_include_pad=layer.count_include_pad)
+
+
+@builder(spec.AdaptivePool2d)
+def _adaptive(layer: spec.AdaptivePool2d, shape):
+    cls = nn.AdaptiveMaxPool2d if layer.mode == "max" else nn.AdaptiveAvgPool2d
+    return cls(layer.output_size)
+
+
+@builder(spec.Linear)
+def _linear(layer: spec.Linear, shape):
+    return nn.Linear(shape[-1], layer.out_features, layer.bias)
+
+
+@builder(spec.BatchNorm)
+def _bn(layer: spec.BatchNorm, shape):
+    cls = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
+    return cls(shape[0], eps=layer.eps, affine=layer.affine)
+
+
+@builder(spec.LRN)
+def _lrn(layer: spec.LRN, shape):
+    return nn.LocalResponseNorm(layer.size, layer.alpha, layer.beta, layer.k)
+
+
+_ACTIVATIONS = {
+    "relu": nn.ReLU, "relu6": nn.ReLU6, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU,
+    "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "silu": nn.SiLU, "hardswish": nn.Hardswish,
+    "hardsigmoid": nn.Hardsigmoid, "softmax": lambda: nn.Softmax(dim=1), "identity": nn.Identity,
+}
+
+
+@builder(spec.Activation)
+def _act(layer: spec.Activation, shape):
+    return _ACTIVATIONS[layer.fn]()
+
+
+@builder(spec.Dropout)
+def _dropout(layer: spec.Dropout, shape):
+    return nn.Dropout(layer.p)
+
+
+@builder(spec.Flatten)
+def _flatten(layer, shape):
+    return nn.Flatten(1)
+
+
+@builder(spec.Scale)
+def _scale(layer: spec.Scale, shape):
+    return Scale(layer.factor)
+
+
+@builder(spec.ShortcutPad)
+def _shortcut(layer: spec.ShortcutPad, shape):
+    return ShortcutPad(shape[0], layer.out_channels, layer.stride)
+
+
+class _Builder:
+    def __init__(self):
+        self.name = Namer()
+
+    def into(self, parent: nn.Module, node, shape: tuple, prefix: str) -> tuple:
+        """Add the modules for `node` to `parent`; return the node's output shape."""
+        if isinstance(node, spec.Sequence):
+            if node.name is not None:
+                sub = Seq()
+                parent.add_module(node.name, sub)
+                parent, prefix = sub, f"{prefix}{node.name}."
+            for child in node.layers:
+                shape = self.into(parent, child, shape, prefix)
+            return shape
+        if isinstance(node, spec.Concat):
+            who = self.name(node, prefix, "concat")
+            module = Branches()
+            parent.add_module(who[len(prefix):], module)
+            outs = []
+            for i, branch in enumerate(node.branches):
+                inner = branch_prefix(branch, f"{who}.", i)
+                target = module
+                if inner != f"{who}.":
+                    target = Seq()
+                    module.add_module(f"b{i + 1}", target)
+                outs.append(self.into(target, branch, shape, inner))
+            return (sum(o[0] for o in outs), *outs[0][1:])
+        if isinstance(node, spec.Residual):
+            who = self.name(node, prefix, "block")
+            module = Residual()
+            parent.add_module(who[len(prefix):], module)
+            out = self.into(module, node.body, shape, f"{who}.")
+            if node.shortcut is not None:
+                short = Seq()
+                module.add_module("shortcut", short)
+                self.into(short, node.shortcut, shape, f"{who}.shortcut.")
+            return out
+        if isinstance(node, spec.Opaque):
+            raise CostError(f"{prefix}{node.name or node.op}: cannot build {node.op!r}, an op no rule knows")
+        kind = rules.kind(node)
+        who = self.name(node, prefix, kind)
+        out = rules.cost(node, shape, who).out
+        try:
+            make = BUILDERS[type(node)]
+        except KeyError:
+            raise CostError(f"{who}: no PyTorch builder for {type(node).__name__}") from None
+        parent.add_module(who[len(prefix):], make(node, shape))
+        return out
+
+
+def build(model, input_shape: tuple) -> nn.Module:
+    """An nn.Module for a spec and a per-sample input shape (C, H, W) or (F,)."""
+    root = Seq()
+    _Builder().into(root, _root(model), tuple(input_shape), "")
+    return root
