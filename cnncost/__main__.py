@@ -1,0 +1,4 @@
+"""`python -m cnncost` runs the CLI."""
+from cnncost.cli import main
+
+main()

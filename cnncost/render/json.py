@@ -1,0 +1,56 @@
+"""A Report as one JSON object: exact integers, expressions as strings, null for unknown costs.
+
+    {"model", "input", "batch", "convention", "dtype", "params_include_biases",
+     "layers": [...], "total": {...}, "memory": {...}, "complete", "unknown"}
+"""
+from __future__ import annotations
+
+import json
+
+from cnncost.render.format import jsonable, params_of, shape
+
+
+def rf_detail(rf_pair) -> dict:
+    return {axis: {"size": jsonable(r.size), "jump": jsonable(r.jump), "start": jsonable(r.start)}
+            for axis, r in zip(("h", "w"), rf_pair)}
+
+
+def layer(row, no_bias: bool = False) -> dict:
+    return {
+        "name": row.name, "kind": row.kind, "depth": row.depth,
+        "input_shape": jsonable(row.input_shape), "output_shape": jsonable(row.output_shape),
+        "output": shape(row.output_shape),
+        "weights": jsonable(row.weights), "biases": jsonable(row.biases),
+        "params": jsonable(params_of(row, no_bias)),
+        "activations": jsonable(row.activations), "macs": jsonable(row.macs), "flops": jsonable(row.flops),
+        "rf": jsonable(row.rf_size), "rf_detail": rf_detail(row.rf),
+        "known": row.known, "work": dict(row.work),
+    }
+
+
+def total(report, no_bias: bool = False) -> dict:
+    t = report.total
+    out = {k: jsonable(t[k]) for k in ("name", "output_shape", "weights", "biases", "activations", "macs", "flops", "rf")}
+    out["params"] = jsonable(params_of(t, no_bias))
+    out["output"] = shape(t["output_shape"])
+    return out
+
+
+def as_dict(report, *, no_bias: bool = False) -> dict:
+    return {
+        "model": report.model, "input": shape(report.input_shape), "input_shape": jsonable(report.input_shape),
+        "batch": jsonable(report.batch), "convention": report.convention, "dtype": report.dtype,
+        "params_include_biases": not no_bias,
+        "layers": [layer(r, no_bias) for r in report.rows],
+        "total": total(report, no_bias),
+        "memory": jsonable(report.memory),
+        "complete": report.complete, "unknown": dict(report.unknown),
+    }
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, indent=2) + "\n"
+
+
+def render(report, *, no_bias: bool = False) -> str:
+    return dumps(as_dict(report, no_bias=no_bias))
