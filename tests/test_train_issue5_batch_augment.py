@@ -10,19 +10,8 @@ from typer.testing import CliRunner  # noqa: E402
 
 from cnncost_train import augment, batch_augment as ba, data, recipes  # noqa: E402
 from cnncost_train.cli import app  # noqa: E402
+from test_train_data import write_cifar as _write_cifar  # noqa: E402
 from cnncost_train.trainer import DeviceData, Trainer  # noqa: E402
-
-
-def write_cifar(root, n_per_batch=26, n_test=40, seed=0):
-    rng = np.random.default_rng(seed)
-    d = root / "cifar-10-batches-py"
-    d.mkdir(parents=True)
-    for name, n in [(f"data_batch_{i}", n_per_batch) for i in range(1, 6)] + [("test_batch", n_test)]:
-        blob = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                b"labels": [int(v) for v in rng.integers(0, 10, n)]}
-        (d / name).write_bytes(pickle.dumps(blob))
-    return root
-
 
 def reference(img, dy, dx, flip, cy, cx, pad, size, mean, std):
     """By hand with numpy: reflect-pad, crop at (pad + dy, pad + dx), mirror, normalise, zero the square."""
@@ -38,6 +27,10 @@ def reference(img, dy, dx, flip, cy, cx, pad, size, mean, std):
                 x[i, j] = 0
     return x.transpose(2, 0, 1)
 
+def write_cifar(root):
+    """A tiny CIFAR-10 folder (26 images per batch) in the standard layout; returns the data dir."""
+    _write_cifar(root, per_batch=26)
+    return root
 
 def test_batch_holds_m_independent_augmented_copies():
     rng = np.random.default_rng(0)
@@ -62,13 +55,11 @@ def test_batch_holds_m_independent_augmented_copies():
     assert len(params) > 1
     assert not torch.equal(x[0], x[3])
 
-
 def _trainer(m, ds):
     d = DeviceData.from_dataset(ds, "cpu")
     r = recipes.get("resnet44-cutout").with_(batch_size=8, epochs=1, compile=False)
     from cnncost import zoo
     return ba.BatchAugmentTrainer(r, zoo.get("resnet20").spec, d, "cpu", m)
-
 
 def test_m1_is_the_baseline_and_m_copies_share_the_order():
     ds = data.synthetic(32, 8)
@@ -82,7 +73,6 @@ def test_m1_is_the_baseline_and_m_copies_share_the_order():
     assert torch.equal(four[0][0][:8], base[0][0])            # copy 0 = the baseline's batch
     assert all(torch.equal(four[0][1][8 * k: 8 * k + 8], base[0][1]) for k in range(4))
 
-
 def test_time_to_target_by_hand():
     hist = [{"epoch": 1, "test_acc": 90.0, "train_s_total": 10.0}, {"epoch": 2, "test_acc": 94.0, "train_s_total": 21.0},
             {"epoch": 3, "test_acc": 95.0, "train_s_total": 30.0}]
@@ -91,10 +81,8 @@ def test_time_to_target_by_hand():
     s = ba.summarize_run(2, hist, "done", 100, 7, 94.0, 64)
     assert (s["batch_images"], s["best_acc"], s["final_acc"], s["train_flops_done"]) == (128, 95.0, 95.0, 300)
 
-
 def _run(args):
     return CliRunner().invoke(app, ["batch-augment", "--model", "resnet20", "--smoke", *args])
-
 
 def test_sweep_resumes_and_accumulates(tmp_path):
     dd = write_cifar(tmp_path / "data")
@@ -122,7 +110,6 @@ def test_sweep_resumes_and_accumulates(tmp_path):
     assert len(rows) == 3 and rows[0].startswith("m,")
     assert (out / "error_vs_epoch.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "checkpoints" / "m2.pt").is_file()
-
 
 def test_time_budget_stops_cleanly_and_resumes(tmp_path):
     dd = write_cifar(tmp_path / "data")

@@ -9,19 +9,12 @@ from typer.testing import CliRunner  # noqa: E402
 
 from cnncost_train import augment, cutout_demo, recipes  # noqa: E402
 from cnncost_train.cli import app  # noqa: E402
+from test_train_data import write_cifar as _write_cifar  # noqa: E402
 
-
-def write_cifar(root, n_per_batch=26, n_test=40, seed=0):
-    """Tiny CIFAR-10 python-layout folder: five training batches and a test batch of random images."""
-    rng = np.random.default_rng(seed)
-    d = root / "cifar-10-batches-py"
-    d.mkdir(parents=True)
-    for name, n in [(f"data_batch_{i}", n_per_batch) for i in range(1, 6)] + [("test_batch", n_test)]:
-        blob = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                b"labels": [int(v) for v in rng.integers(0, 10, n)]}
-        (d / name).write_bytes(pickle.dumps(blob))
+def write_cifar(root):
+    """A tiny CIFAR-10 folder (26 images per batch) in the standard layout; returns the data dir."""
+    _write_cifar(root, per_batch=26)
     return root
-
 
 def test_cutout_pixels_by_hand():
     """Inside the clipped square: the mean colour (zero after normalisation); outside: the image unchanged."""
@@ -41,7 +34,6 @@ def test_cutout_pixels_by_hand():
         assert np.abs(out[~inside].astype(int) - img[~inside].astype(int)).max() <= 1
         assert inside.sum() == (r1 - r0) * (c1 - c0) <= 256
 
-
 def test_demo_and_training_call_the_same_cutout(monkeypatch):
     calls = []
     real = augment.cutout
@@ -59,7 +51,6 @@ def test_demo_and_training_call_the_same_cutout(monkeypatch):
                             torch.full((3,), 0.25), cutout_size=16)
     assert calls == [16, 16]
 
-
 def test_cutout_demo_cli_writes_png(tmp_path):
     data = write_cifar(tmp_path / "data")
     out = tmp_path / "demo"
@@ -71,11 +62,9 @@ def test_cutout_demo_cli_writes_png(tmp_path):
     meta = json.loads((out / "cutout.json").read_text())
     assert meta["size"] == 8 and len(meta["images"]) == len(meta["centres_yx"]) <= 10
 
-
 def test_cutout_demo_missing_data_is_one_line(tmp_path):
     res = CliRunner().invoke(app, ["cutout-demo", "--out", str(tmp_path / "o"), "--data-dir", str(tmp_path)])
     assert res.exit_code == 2 and "CIFAR-10 not found" in res.output
-
 
 def test_resnet44_recipe_is_he_et_al():
     r = recipes.get("resnet44")
@@ -86,7 +75,6 @@ def test_resnet44_recipe_is_he_et_al():
     # lr /10 at 32k and 48k of 64k iterations: 50% and 75% of training
     m = lambda f: recipes.lr_multiplier(r.lr_knots, f)
     assert [m(0), m(0.3), m(0.5), m(0.501), m(0.7), m(0.751), m(1.0)] == [1, 1, 1, 0.1, 0.1, 0.01, 0.01]
-
 
 def test_resnet44_builds_with_paper_parameter_count():
     from cnncost import zoo
