@@ -1,6 +1,5 @@
 """Issue 5: batch augmentation (Hoffer et al. 2019): the M-times batch, and resumable sweeps."""
 import json
-import pickle
 
 import numpy as np
 import pytest

@@ -1,5 +1,4 @@
 """Issue 5: cutout demo, and the ResNet-44 recipes (He et al. 2016; Hoffer et al. 2019)."""
-import pickle
 
 import numpy as np
 import pytest
