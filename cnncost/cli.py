@@ -173,6 +173,21 @@ def tables(out: Annotated[Path, typer.Option(help="folder for the Markdown files
         _emit(f"wrote {path}\n")
 
 
+@app.command()
+def compare(model: Model, input: Input = None,
+            depth: Annotated[Optional[int], typer.Option(help="show modules up to this nesting depth")] = None,
+            only_differences: Annotated[bool, typer.Option("--only-differences", help="show differing modules only")] = False,
+            fmt: Format = "rich"):
+    """Per module: cnncost's params, FLOPs (fvcore convention) and activations beside fvcore's, differences explained."""
+    _check(fmt)
+    try:
+        from cnncost.torch import compare as cmp
+    except ImportError as err:
+        raise CostError(f"compare needs PyTorch and fvcore ({err}); install the torch extra: "
+                        "pip install 'cnncost[torch]'") from None
+    _emit(cmp.render(cmp.compare(model, input, depth), fmt, only_differences))
+
+
 def main(argv: list[str] | None = None):
     """Console entry point (`cnncost`)."""
     app(args=argv, prog_name="cnncost")

@@ -58,6 +58,7 @@ CNNCOST = Convention(
     per_mac=2,
     per_op={"bias": 1, "max_cmp": 1, "avg_ops": 1, "adaptive_avg": 1, "adaptive_max": 1,
             "bn_affine": 2, "bn_plain": 2, "lrn": 1, "add": 1, "scale": 1,
+            "mul": 1, "mean": 1, "ln_affine": 7, "ln_plain": 5,
             **{f"act:{fn}": n for fn, n in ACTIVATION_FLOPS.items()}},
 )
 
@@ -66,7 +67,9 @@ FVCORE = Convention(
     summary="fvcore's FlopCountAnalysis: 1 per fused multiply-add; batch norm (eval) 2 per element "
             "with affine, 1 without; adaptive average pooling 1 per input element; the rest ignored",
     per_mac=1,
-    per_op={"adaptive_avg_input": 1, "bn_affine": 2, "bn_plain": 1},
+    per_op={"adaptive_avg_input": 1, "bn_affine": 2, "bn_plain": 1,
+            # aten::layer_norm: 5 per input element with a weight, 4 without (fvcore jit_handles.norm_flop_counter)
+            "ln_affine": 5, "ln_plain": 4},
     activation_kinds=frozenset({"conv", "fc"}),
 )
 

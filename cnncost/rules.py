@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from cnncost import spec
 from cnncost.errors import CostError
-from cnncost.sizes import ceildiv, exact, floordiv, is_concrete, numel_of as numel
+from cnncost.sizes import ceildiv, equal, exact, floordiv, is_concrete, numel_of as numel
 
 Pair = tuple
 
@@ -81,14 +81,22 @@ def out_size(n, kernel: int, stride: int, pad_before: int, pad_after: int, dilat
     dropping a last window that would start in the right padding, as PyTorch does."""
     span = dilation * (kernel - 1) + 1
     padded = n + pad_before + pad_after
-    if is_concrete(padded) and padded < span:
+
+    def too_large():
         dilated = f" (dilated to {span})" if dilation > 1 else ""
-        raise CostError(f"{who}: kernel {kernel}{dilated} is larger than the padded input {axis} {padded}")
+        return CostError(f"{who}: kernel {kernel}{dilated} is larger than the padded input {axis} {padded}")
+    if is_concrete(padded) and padded < span and not ceil_mode:
+        raise too_large()
     if not ceil_mode:
         return floordiv(padded - span, stride) + 1
     o = ceildiv(padded - span, stride) + 1
     if is_concrete(o):
-        return o - 1 if (o - 1) * stride >= n + pad_before else o
+        # ceil mode lets the last window hang past the input (even a window longer than it, as in
+        # PyTorch's pooling_output_shape) while at least one output remains
+        o = o - 1 if (o - 1) * stride >= n + pad_before else o
+        if o < 1:
+            raise too_large()
+        return o
     if pad_before == 0 and span >= stride:  # the correction can never apply
         return o
     import sympy
@@ -239,6 +247,158 @@ def shortcut_pad(layer: spec.ShortcutPad, shape, who):
     return Cost((layer.out_channels, ceildiv(h, s), ceildiv(w, s)), window=Window((1, 1), (s, s)))
 
 
+# --- graph operations (the PyTorch reader's DAGs); a merge's `shape` is the tuple of its inputs' shapes ---
+
+def _axis(axis: int, ndim: int, who: str) -> int:
+    if not -ndim <= axis < ndim:
+        raise CostError(f"{who}: axis {axis} is out of range for a {ndim}-dimensional sample")
+    return axis % ndim
+
+
+def broadcast(shapes, who: str) -> tuple:
+    """NumPy/PyTorch broadcasting of per-sample shapes, aligned from the right; a size-1 dimension
+    stretches; leading dimensions beyond the longest sample shape are dropped if 1 (they broadcast
+    over the batch)."""
+    n = max(len(s) for s in shapes)
+    out = []
+    for i in range(1, n + 1):
+        sizes = [s[-i] for s in shapes if len(s) >= i]
+        big = [x for x in sizes if not (is_concrete(x) and x == 1)]
+        first = big[0] if big else 1
+        for x in big[1:]:
+            if not equal(x, first):
+                text = " and ".join("x".join(str(v) for v in s) for s in shapes)
+                raise CostError(f"{who}: cannot broadcast {text}")
+        out.append(first)
+    return tuple(reversed(out))
+
+
+@rule(spec.Add)
+def add_rule(layer, shapes, who):
+    """out = broadcast(a, b); one addition per output element."""
+    out = broadcast(shapes, who)
+    n = numel(out)
+    return Cost(out, ops={"add": n}, work={"add": f"{exact(n)} additions"})
+
+
+@rule(spec.Mul)
+def mul_rule(layer, shapes, who):
+    """out = broadcast(a, b); one multiplication per output element."""
+    out = broadcast(shapes, who)
+    n = numel(out)
+    return Cost(out, ops={"mul": n}, work={"mul": f"{exact(n)} multiplications"})
+
+
+@rule(spec.Cat)
+def cat_rule(layer, shapes, who):
+    """Sizes add along `axis`; every other size must agree.  No arithmetic."""
+    from cnncost.sizes import add
+    ndim = len(shapes[0])
+    if any(len(s) != ndim for s in shapes):
+        raise CostError(f"{who}: cannot concatenate tensors of different ranks "
+                        f"({', '.join('x'.join(map(str, s)) for s in shapes)})")
+    axis = _axis(layer.axis, ndim, who)
+    for s in shapes[1:]:
+        if not all(equal(a, b) for i, (a, b) in enumerate(zip(s, shapes[0])) if i != axis):
+            raise CostError(f"{who}: inputs differ outside axis {layer.axis} "
+                            f"({', '.join('x'.join(map(str, s)) for s in shapes)}); cannot concatenate")
+    out = tuple(add(*[s[axis] for s in shapes]) if i == axis else d for i, d in enumerate(shapes[0]))
+    return Cost(out)
+
+
+@rule(spec.Param)
+def param_rule(layer, shape, who):
+    """A learned tensor: prod(shape) weights, no input, no arithmetic."""
+    n = numel(layer.shape)
+    return Cost(tuple(layer.shape), weights=n, work={"weights": "*".join(map(str, layer.shape)) + f" = {exact(n)}"})
+
+
+@rule(spec.Reshape)
+def reshape_rule(layer, shape, who):
+    """Same elements, new shape; a -1 takes what is left.  Spatial order is lost unless the last two
+    sizes (H, W) are kept, so the field then becomes the whole map (as after Flatten)."""
+    total = numel(shape)
+    known = numel([s for s in layer.shape if not (is_concrete(s) and s == -1)])
+    out = tuple(floordiv(total, known) if is_concrete(s) and s == -1 else s for s in layer.shape)
+    if any(is_concrete(s) and s < 1 and s != -1 for s in layer.shape) or not equal(numel(out), total):
+        raise CostError(f"{who}: cannot reshape {'x'.join(map(str, shape))} ({exact(total)} elements) "
+                        f"into {'x'.join(map(str, layer.shape))}")
+    keeps_map = len(shape) >= 3 and len(out) >= 3 and equal(out[-1], shape[-1]) and equal(out[-2], shape[-2])
+    window = None if len(shape) < 3 or keeps_map else Window((shape[-2], shape[-1]), (shape[-2], shape[-1]))
+    return Cost(out, window=window)
+
+
+@rule(spec.Permute)
+def permute_rule(layer, shape, who):
+    """Reorders dimensions; no arithmetic.  The receptive field is kept (spatial ops are assumed to
+    run with H, W last, as ConvNeXt's channels-last Linear layers touch only channels)."""
+    n = len(shape)
+    dims = layer.dims
+    if len(dims) != n or any(not -n <= d < n for d in dims) or sorted(d % n for d in dims) != list(range(n)):
+        raise CostError(f"{who}: dims {layer.dims} are not a permutation of a {len(shape)}-dimensional sample")
+    return Cost(tuple(shape[d % n] for d in layer.dims))
+
+
+@rule(spec.Slice)
+def slice_rule(layer, shape, who):
+    """len(range(start, stop, step)) along `axis` (Python slice semantics); strided spatial slices
+    subsample like a 1x1 window with stride `step` starting at `start`."""
+    axis = _axis(layer.axis, len(shape), who)
+    n = shape[axis]
+    if not is_concrete(n):
+        if layer.start < 0 or (layer.stop is not None and layer.stop < 0):
+            raise CostError(f"{who}: negative slice bounds need a numeric size")
+        stop = n if layer.stop is None else layer.stop
+        size = ceildiv(stop - layer.start, layer.step)
+        start = layer.start
+    else:
+        start, stop, step = slice(layer.start, layer.stop, layer.step).indices(n)
+        size = len(range(start, stop, step))
+    if is_concrete(size) and size < 1:
+        raise CostError(f"{who}: slice [{layer.start}:{layer.stop}:{layer.step}] of axis {layer.axis} "
+                        f"(size {n}) is empty")
+    out = tuple(size if i == axis else d for i, d in enumerate(shape))
+    window = None
+    if len(shape) >= 3 and axis >= len(shape) - 2:
+        spatial = axis - (len(shape) - 2)
+        stride = [1, 1]
+        pad = [0, 0]
+        stride[spatial], pad[spatial] = layer.step, -start
+        window = Window((1, 1), tuple(stride), tuple(pad))
+    return Cost(out, window=window)
+
+
+@rule(spec.Mean)
+def mean_rule(layer, shape, who):
+    """Mean over `axes`: (n - 1) additions and one division per output = one FLOP per input element.
+    Averaging over H or W makes the field the whole map along that axis."""
+    axes = sorted({_axis(a, len(shape), who) for a in layer.axes})
+    out = tuple((1 if i in axes else d) for i, d in enumerate(shape)) if layer.keepdim \
+        else tuple(d for i, d in enumerate(shape) if i not in axes)
+    window = None
+    if len(shape) >= 3 and any(a >= len(shape) - 2 for a in axes):
+        h, w = shape[-2], shape[-1]
+        kh, kw = (h if len(shape) - 2 in axes else 1), (w if len(shape) - 1 in axes else 1)
+        window = Window((kh, kw), (kh, kw))
+    n = numel(shape)
+    return Cost(out, ops={"mean": n}, window=window, work={"mean": f"{exact(n)} input elements"})
+
+
+@rule(spec.LayerNorm)
+def layernorm_rule(layer, shape, who):
+    """Normalise over the last len(shape) dimensions; weight and bias of prod(shape) each if affine."""
+    k = len(layer.shape)
+    if len(shape) < k or not all(equal(a, b) for a, b in zip(shape[-k:], layer.shape)):
+        raise CostError(f"{who}: LayerNorm over {'x'.join(map(str, layer.shape))} does not match the input's "
+                        f"last sizes ({'x'.join(map(str, shape))})")
+    m = numel(layer.shape)
+    weights = m if layer.affine else 0
+    biases = m if layer.affine and layer.bias else 0
+    n = numel(shape)
+    return Cost(tuple(shape), weights, biases, ops={"ln_affine" if layer.affine else "ln_plain": n},
+                work={"weights": f"{m} (gamma)", "biases": f"{biases} (beta)"} if layer.affine else {})
+
+
 def cost(layer, shape, who: str) -> Cost:
     try:
         fn = RULES[type(layer)]
@@ -257,4 +417,6 @@ def kind(layer) -> str:
         return layer.fn
     return {spec.Conv2d: "conv", spec.Linear: "fc", spec.BatchNorm: "bn", spec.LRN: "lrn",
             spec.Dropout: "dropout", spec.Flatten: "flatten", spec.Scale: "scale",
-            spec.ShortcutPad: "shortcut"}.get(type(layer), type(layer).__name__.lower())
+            spec.ShortcutPad: "shortcut", spec.Add: "add", spec.Mul: "mul", spec.Cat: "cat",
+            spec.Param: "param", spec.Reshape: "reshape", spec.Permute: "permute", spec.Slice: "slice",
+            spec.Mean: "mean", spec.LayerNorm: "layernorm"}.get(type(layer), type(layer).__name__.lower())

@@ -14,6 +14,9 @@ from cnncost.errors import CostError
 
 
 def is_concrete(x) -> bool:
+    t = type(x)
+    if t is int or t is Fraction:          # the common case, without isinstance's MRO walk
+        return True
     return isinstance(x, (int, Fraction)) and not isinstance(x, bool)
 
 
@@ -66,7 +69,9 @@ def ceildiv(a, b):
 
 
 def half(x):
-    """x / 2, exact: a Fraction for numbers, a Rational multiple for expressions."""
+    """x / 2, exact: an int when x is even, else a Fraction; a Rational multiple for expressions."""
+    if type(x) is int and not x % 2:
+        return x // 2
     return Fraction(x, 2) if is_concrete(x) else _sym(x) / 2
 
 

@@ -1,8 +1,10 @@
 """The architecture spec: plain, frozen data that the calculator and the PyTorch builder both read.
 
 A network is a `Sequence` of layers and containers.  Containers are `Sequence` (one after the
-other), `Concat` (parallel branches joined along channels, as in an inception module) and
-`Residual` (body(x) + shortcut(x), the shortcut being the identity or a projection).
+other), `Concat` (parallel branches joined along channels, as in an inception module),
+`Residual` (body(x) + shortcut(x), the shortcut being the identity or a projection) and `Graph`
+(the PyTorch reader's DAGs: `Node`s naming their inputs, merged by `Add`, `Mul` or `Cat`, with the
+shape ops real models use: `Param`, `Reshape`, `Permute`, `Slice`, `Mean`, `LayerNorm`).
 
 Validation here is only what a layer knows by itself (a kernel of 0, channels that do not split
 into groups).  What needs the input shape (a kernel larger than its padded input, input channels
@@ -268,7 +270,181 @@ class Opaque:
     name: str | None = field(default=None, kw_only=True)
 
 
-CONTAINERS = (Sequence, Concat, Residual)
+# --- Graph: the general container the PyTorch reader produces (DAGs of real models) -----------------
+
+def _axes(value, who: str, what: str) -> tuple:
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    for a in items:
+        if isinstance(a, bool) or not isinstance(a, int):
+            raise CostError(f"{who}: {what} must be integers, got {value!r}")
+    return items
+
+
+@dataclass(frozen=True)
+class Add:
+    """a + b with broadcasting (residual sums); merges two inputs."""
+    name: str | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Mul:
+    """a * b with broadcasting (squeeze-and-excitation, layer scale); merges two inputs."""
+    name: str | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Cat:
+    """Concatenation of two or more inputs along `axis` of the per-sample shape (0 = channels)."""
+    axis: int = 0
+    name: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self):
+        _axes(self.axis, _label(self, self.name), "axis")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A learned tensor used directly (layer scale, a bias added by hand): no input, `shape` elements
+    of parameters; broadcasts against the per-sample shape from the right."""
+    shape: tuple
+    name: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self):
+        who = _label(self, self.name)
+        shape = _axes(self.shape, who, "parameter sizes")
+        if any(s < 1 for s in shape):
+            raise CostError(f"{who}: parameter sizes must be positive, got {self.shape!r}")
+        _set(self, shape=shape)
+
+
+@dataclass(frozen=True)
+class Reshape:
+    """View the per-sample tensor as `shape` (ints; one may be -1), the batch dimension kept."""
+    shape: tuple
+    name: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self):
+        who = _label(self, self.name)
+        shape = tuple(self.shape) if isinstance(self.shape, (tuple, list)) else (self.shape,)
+        if sum(1 for s in shape if isinstance(s, int) and s == -1) > 1:
+            raise CostError(f"{who}: at most one size may be -1, got {shape!r}")
+        _set(self, shape=shape)
+
+
+@dataclass(frozen=True)
+class Permute:
+    """Reorder the per-sample dimensions (`dims` is a permutation of 0..n-1)."""
+    dims: tuple
+    name: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self):
+        _set(self, dims=_axes(self.dims, _label(self, self.name), "dims"))
+
+
+@dataclass(frozen=True)
+class Slice:
+    """x[start:stop:step] along per-sample `axis` (torch.chunk / split pieces, strided subsampling)."""
+    axis: int
+    start: int = 0
+    stop: int | None = None
+    step: int = 1
+    name: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self):
+        who = _label(self, self.name)
+        _axes(self.axis, who, "axis")
+        _count(self.step, "step", who)
+
+
+@dataclass(frozen=True)
+class Mean:
+    """Mean over per-sample `axes` (x.mean((2, 3)) in PyTorch is axes (1, 2) here)."""
+    axes: tuple
+    keepdim: bool = False
+    name: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self):
+        _set(self, axes=_axes(self.axes, _label(self, self.name), "axes"))
+
+
+@dataclass(frozen=True)
+class LayerNorm:
+    """Layer normalisation over the last len(shape) dimensions, which must equal `shape`."""
+    shape: tuple
+    eps: float = 1e-5
+    affine: bool = True
+    bias: bool = True
+    name: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self):
+        who = _label(self, self.name)
+        shape = _axes(self.shape, who, "normalized sizes")
+        if not shape or any(s < 1 for s in shape):
+            raise CostError(f"{who}: normalized sizes must be positive, got {self.shape!r}")
+        _set(self, shape=shape)
+
+
+#: operations that take several inputs (a Node lists them in order)
+MERGES = (Add, Mul, Cat)
+#: graph input name: a Node whose inputs include it reads the network's input
+INPUT = "input"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One step of a Graph: `op` (a layer, a container, a merge or a Param) applied to the outputs of
+    earlier nodes named in `inputs` (or INPUT).  `name` is the row name and may be a dotted module
+    path; a module called again is `path#2`, `path#3`...  `shares` names a node whose parameters this
+    one reuses (they are not counted twice)."""
+    name: str
+    op: object
+    inputs: tuple = (INPUT,)
+    shares: str | None = None
+
+    def __post_init__(self):
+        inputs = (self.inputs,) if isinstance(self.inputs, str) else tuple(self.inputs)
+        _set(self, inputs=inputs)
+        if not self.name or self.name == INPUT:
+            raise CostError(f"graph node name {self.name!r} is empty or reserved")
+        if isinstance(self.op, Param):
+            if inputs:
+                raise CostError(f"{self.name}: a parameter node takes no inputs")
+        elif isinstance(self.op, MERGES):
+            if len(inputs) < 2 or (len(inputs) != 2 and not isinstance(self.op, Cat)):
+                raise CostError(f"{self.name}: {type(self.op).__name__} needs "
+                                f"{'two or more' if isinstance(self.op, Cat) else 'two'} inputs, got {len(inputs)}")
+        elif len(inputs) != 1:
+            raise CostError(f"{self.name}: {type(self.op).__name__} takes one input, got {len(inputs)}")
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A directed acyclic graph of Nodes in execution order; `output` names the node whose result
+    the network returns.  The walk and the builder both run the nodes in this order."""
+    nodes: tuple
+    output: str
+    name: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self):
+        _set(self, nodes=tuple(self.nodes))
+        who = _label(self, self.name)
+        if not self.nodes:
+            raise CostError(f"{who}: a graph needs at least one node")
+        seen = {INPUT}
+        for n in self.nodes:
+            if n.name in seen:
+                raise CostError(f"{who}: node name {n.name!r} is used twice")
+            for i in n.inputs:
+                if i not in seen:
+                    raise CostError(f"{who}: node {n.name!r} reads {i!r}, which is not an earlier node")
+            if n.shares is not None and n.shares not in seen:
+                raise CostError(f"{who}: node {n.name!r} shares parameters with unknown node {n.shares!r}")
+            seen.add(n.name)
+        if self.output not in seen:
+            raise CostError(f"{who}: output {self.output!r} is not a node")
+
+
+CONTAINERS = (Sequence, Concat, Residual, Graph)
 
 
 def seq(*layers, name: str | None = None) -> Sequence:

@@ -5,12 +5,16 @@ Receptive field per axis (Araujo et al. 2019, "Computing receptive fields of CNN
     size_out  = size_in + (d*(k-1)) * jump_in
     jump_out  = jump_in * s
     start_out = start_in + ((d*(k-1))/2 - pad_before) * jump_in
-Branches and residual sums see the union of their inputs' fields.
+Branches and residual sums see the union of their inputs' fields.  In a `Graph`, a merge whose
+input is broadcast along H or W (squeeze-and-excitation's Cx1x1 gate) reads that input's fixed
+field at every output position; it joins the union as the smallest translating field covering it
+at all n output positions: size + (n-1)*jump, centred (n-1)*jump/2 earlier.  A parameter has no
+field (size 0) and leaves the union unchanged.
 """
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cnncost import conventions, rules, spec
 from cnncost.errors import CostError
@@ -65,13 +69,15 @@ class _Walk:
             return self.concat(node, state, prefix, depth)
         if isinstance(node, spec.Residual):
             return self.residual(node, state, prefix, depth)
+        if isinstance(node, spec.Graph):
+            return self.graph(node, state, prefix, depth)
         if isinstance(node, spec.Opaque):
             return self.opaque(node, state, prefix, depth)
         return self.layer(node, state, prefix, depth)
 
-    def layer(self, layer, state: _State, prefix: str, depth: int) -> _State:
+    def layer(self, layer, state: _State, prefix: str, depth: int, who: str | None = None) -> _State:
         kind = rules.kind(layer)
-        who = self.name(layer, prefix, kind)
+        who = who or self.name(layer, prefix, kind)
         c = rules.cost(layer, state.shape, who)
         rf = state.rf if c.window is None else tuple(_through(a, c.window, i) for i, a in enumerate(state.rf))
         self.emit(who, kind, depth, state.shape, c.out, c.weights, c.biases, c.macs, c.ops, rf, c.work)
@@ -121,8 +127,43 @@ class _Walk:
                   {"add": f"{exact(n)} additions"})
         return _State(body.shape, rf)
 
-    def opaque(self, node: spec.Opaque, state: _State, prefix: str, depth: int) -> _State:
-        who = self.name(node, prefix, node.op)
+    def graph(self, node: spec.Graph, state: _State, prefix: str, depth: int) -> _State:
+        """Nodes in order; each reads the states of the nodes it names.  Row name = prefix + node name."""
+        inner = prefix if node.name is None else f"{prefix}{node.name}."
+        depth += node.name is not None
+        states = {spec.INPUT: state}
+        for n in node.nodes:
+            ins = [states[i] for i in n.inputs]
+            who, op = f"{inner}{n.name}", n.op
+            if isinstance(op, spec.Param):
+                c = rules.cost(op, (), who)
+                out = _State(c.out, (NONE, NONE))
+                self.rows.append(Row(name=who, kind="param", depth=depth, input_shape=(), output_shape=c.out,
+                                     weights=c.weights, biases=0, activations=0, macs=0, flops=0,
+                                     rf=out.rf, work=c.work, elements=0))
+            elif isinstance(op, spec.MERGES):
+                out = self.merge(op, ins, who, depth)
+            elif isinstance(op, spec.CONTAINERS):
+                out = self.node(replace(op, name=None), ins[0], f"{who}.", depth + 1)
+            elif isinstance(op, spec.Opaque):
+                out = self.opaque(op, ins[0], inner, depth, who)
+            else:
+                out = self.layer(op, ins[0], inner, depth, who)
+            if n.shares is not None:
+                row = self.rows[-1]
+                self.rows[-1] = replace(row, weights=0, biases=0,
+                                        work={**row.work, "weights": f"shared with {inner}{n.shares}"})
+            states[n.name] = out
+        return states[node.output]
+
+    def merge(self, op, ins: list, who: str, depth: int) -> _State:
+        c = rules.cost(op, tuple(s.shape for s in ins), who)
+        rf = _union(_merge_fields(ins, c.out))
+        self.emit(who, rules.kind(op), depth, ins[0].shape, c.out, 0, 0, 0, c.ops, rf, c.work)
+        return _State(c.out, rf)
+
+    def opaque(self, node: spec.Opaque, state: _State, prefix: str, depth: int, who: str | None = None) -> _State:
+        who = who or self.name(node, prefix, node.op)
         out = state.shape if node.out_shape is None else tuple(node.out_shape)
         self.unknown[node.op] += 1
         self.rows.append(Row(name=who, kind=node.op, depth=depth, input_shape=state.shape, output_shape=out,
@@ -132,7 +173,40 @@ class _Walk:
         return _State(out, state.rf)
 
 
+#: the field of something that reads no input pixel (a parameter)
+NONE = RF(size=0)
+
+
+def _merge_fields(ins: list, out: tuple) -> list:
+    """Each input's field as seen from every output position of a merge.  Along an axis where an
+    input has size 1 and the output n > 1, its fixed field F becomes the translating field, with the
+    other inputs' jump j, that covers F at all n positions: size + (n-1)*j, centred (n-1)*j/2 earlier."""
+    if len(out) < 3:
+        return [s.rf for s in ins]
+    fields = [list(s.rf) for s in ins]
+    for axis in range(2):
+        dim = axis - 2
+        n_out = out[dim]
+        if is_concrete(n_out) and n_out == 1:
+            continue
+        spread_of = [len(s.shape) >= -dim and is_concrete(s.shape[dim]) and s.shape[dim] == 1 or len(s.shape) < -dim
+                     for s in ins]
+        moving = [s.rf[axis].jump for s, b in zip(ins, spread_of) if not b and s.rf[axis].size != 0]
+        if not moving:
+            continue
+        jump = smax(*moving)
+        for f, s, b in zip(fields, ins, spread_of):
+            rf = s.rf[axis]
+            if b and rf.size != 0:
+                spread = (n_out - 1) * jump
+                f[axis] = RF(size=tidy(add(rf.size, spread)), jump=jump,
+                             start=tidy(add(rf.start, -half(spread) if is_concrete(spread) else -spread / 2)))
+    return [tuple(f) for f in fields]
+
+
 def _through(rf: RF, w: rules.Window, axis: int) -> RF:
+    if is_concrete(rf.size) and rf.size == 0:
+        return rf
     span_minus_1 = w.dilation[axis] * (w.kernel[axis] - 1)
     return RF(size=rf.size + span_minus_1 * rf.jump,
               jump=rf.jump * w.stride[axis],
@@ -144,9 +218,17 @@ def _union(fields: list) -> tuple:
     """Per axis, the smallest field covering every branch's field (centre start, half-width (size-1)/2)."""
     out = []
     for axis in range(2):
-        items = [f[axis] for f in fields]
+        items = [f[axis] for f in fields if not (is_concrete(f[axis].size) and f[axis].size == 0)]
+        if not items:
+            out.append(NONE)
+            continue
         if len(items) == 1:
             out.append(items[0])
+            continue
+        if all(is_concrete(r.size) and is_concrete(r.start) and is_concrete(r.jump) for r in items):
+            lo = min(r.start - half(r.size - 1) for r in items)       # plain numbers: no sympy-safe helpers
+            hi = max(r.start + half(r.size - 1) for r in items)
+            out.append(RF(size=tidy(hi - lo + 1), jump=max(r.jump for r in items), start=tidy(half(lo + hi))))
             continue
         lo = smin(*[add(r.start, -half(r.size - 1) if is_concrete(r.size) else -(r.size - 1) / 2) for r in items])
         hi = smax(*[add(r.start, half(r.size - 1) if is_concrete(r.size) else (r.size - 1) / 2) for r in items])
@@ -165,8 +247,10 @@ def _sum(values):
 
 
 def root(model):
-    """The top-level Sequence's name is the model's name, not a path prefix of its rows."""
-    return spec.Sequence(model.layers) if isinstance(model, spec.Sequence) and model.name else model
+    """The top-level Sequence's (or Graph's) name is the model's name, not a path prefix of its rows."""
+    if isinstance(model, (spec.Sequence, spec.Graph)) and model.name:
+        return replace(model, name=None)
+    return model
 
 
 def analyze(model, input_shape: tuple, *, batch=1, convention="cnncost", dtype="fp32", name=None) -> Report:

@@ -152,6 +152,116 @@ def _shortcut(layer: spec.ShortcutPad, shape):
     return ShortcutPad(shape[0], layer.out_channels, layer.stride)
 
 
+class Add(nn.Module):
+    def forward(self, a, b):
+        return a + b
+
+
+class Mul(nn.Module):
+    def forward(self, a, b):
+        return a * b
+
+
+def _torch_dim(axis: int) -> int:
+    """Per-sample axis -> tensor dim (the batch is dim 0); negative axes count from the end as they are."""
+    return axis + 1 if axis >= 0 else axis
+
+
+class Cat(nn.Module):
+    def __init__(self, axis: int):
+        super().__init__()
+        self.dim = _torch_dim(axis)
+
+    def forward(self, *xs):
+        return torch.cat(xs, dim=self.dim)
+
+
+class Param(nn.Module):
+    """Holds one learned tensor (initialised to ones, as a layer scale before training) and returns it."""
+
+    def __init__(self, shape: tuple):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(shape))
+
+    def forward(self):
+        return self.weight
+
+
+class Reshape(nn.Module):
+    def __init__(self, shape: tuple):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], *self.shape)
+
+
+class Permute(nn.Module):
+    def __init__(self, dims: tuple):
+        super().__init__()
+        self.dims = tuple(d % len(dims) for d in dims)
+
+    def forward(self, x):
+        return x.permute(0, *(d + 1 for d in self.dims))
+
+
+class Slice(nn.Module):
+    def __init__(self, axis: int, start: int, stop, step: int, ndim: int):
+        super().__init__()
+        index = [slice(None)] * (ndim + 1)
+        index[_torch_dim(axis)] = slice(start, stop, step)
+        self.index = tuple(index)
+
+    def forward(self, x):
+        return x[self.index]
+
+
+class Mean(nn.Module):
+    def __init__(self, axes: tuple, keepdim: bool):
+        super().__init__()
+        self.dims, self.keepdim = tuple(_torch_dim(a) for a in axes), keepdim
+
+    def forward(self, x):
+        return x.mean(self.dims, keepdim=self.keepdim)
+
+
+builder(spec.Add)(lambda layer, shape: Add())
+builder(spec.Mul)(lambda layer, shape: Mul())
+builder(spec.Cat)(lambda layer, shape: Cat(layer.axis))
+builder(spec.Param)(lambda layer, shape: Param(layer.shape))
+builder(spec.Reshape)(lambda layer, shape: Reshape(rules.cost(layer, shape, "reshape").out))
+builder(spec.Permute)(lambda layer, shape: Permute(layer.dims))
+builder(spec.Slice)(lambda layer, shape: Slice(layer.axis, layer.start, layer.stop, layer.step, len(shape)))
+builder(spec.Mean)(lambda layer, shape: Mean(layer.axes, layer.keepdim))
+builder(spec.LayerNorm)(lambda layer, shape: nn.LayerNorm(layer.shape, layer.eps, elementwise_affine=layer.affine,
+                                                          bias=layer.bias))
+
+
+class Graph(nn.Module):
+    """Runs a spec.Graph: each node's module (at its dotted path) on the outputs of the nodes it names.
+    A node `path#k` calls the module at `path` again."""
+
+    def __init__(self, steps: list, output: str):
+        super().__init__()
+        self._steps, self._output = steps, output   # [(node name, module path, input names)]
+
+    def forward(self, x):
+        env = {spec.INPUT: x}
+        for name, path, inputs in self._steps:
+            env[name] = self.get_submodule(path)(*(env[i] for i in inputs))
+        return env[self._output]
+
+
+def _place(parent: nn.Module, path: str, module: nn.Module):
+    """Add `module` at dotted `path` under `parent`, making plain containers for missing parents."""
+    *parents, leaf = path.split(".")
+    for p in parents:
+        if not hasattr(parent, p) or not isinstance(getattr(parent, p), nn.Module):
+            parent.add_module(p, nn.Module())
+        parent = getattr(parent, p)
+    parent.add_module(leaf, module)
+
+
 class _Builder:
     def __init__(self):
         self.name = Namer()
@@ -189,6 +299,12 @@ class _Builder:
                 module.add_module("shortcut", short)
                 self.into(short, node.shortcut, shape, f"{who}.shortcut.")
             return out
+        if isinstance(node, spec.Graph):
+            if node.name is None:
+                raise CostError(f"{prefix or 'model'}: a graph inside a sequence needs a name")
+            module = Graph([], node.output)
+            parent.add_module(node.name, module)
+            return self.graph(module, node, shape, f"{prefix}{node.name}.")
         if isinstance(node, spec.Opaque):
             raise CostError(f"{prefix}{node.name or node.op}: cannot build {node.op!r}, an op no rule knows")
         kind = rules.kind(node)
@@ -202,8 +318,45 @@ class _Builder:
         return out
 
 
+    def graph(self, module: "Graph", node: spec.Graph, shape: tuple, prefix: str) -> tuple:
+        """Fill `module` with the node modules at their node names (dotted paths nest)."""
+        from dataclasses import replace
+        shapes, steps = {spec.INPUT: shape}, []
+        for n in node.nodes:
+            ins = [shapes[i] for i in n.inputs]
+            who, op = f"{prefix}{n.name}", n.op
+            path = n.name.split("#")[0]
+            sub = None
+            if isinstance(op, spec.Graph):
+                sub = Graph([], op.output)
+                shapes[n.name] = self.graph(sub, op, ins[0], f"{who}.")
+            elif isinstance(op, spec.CONTAINERS):
+                sub = Seq()
+                shapes[n.name] = self.into(sub, replace(op, name=None), ins[0], f"{who}.")
+            elif isinstance(op, spec.Opaque):
+                raise CostError(f"{who}: cannot build {op.op!r}, an op no rule knows")
+            else:
+                arg = tuple(ins) if isinstance(op, spec.MERGES) else (() if isinstance(op, spec.Param) else ins[0])
+                shapes[n.name] = rules.cost(op, arg, who).out
+                if "#" not in n.name and n.shares is None:
+                    try:
+                        sub = BUILDERS[type(op)](op, arg)
+                    except KeyError:
+                        raise CostError(f"{who}: no PyTorch builder for {type(op).__name__}") from None
+            if sub is not None:
+                _place(module, path, sub)
+            steps.append((n.name, n.shares.split("#")[0] if n.shares else path, n.inputs))
+        module._steps, module._output = steps, node.output
+        return shapes[node.output]
+
+
 def build(model, input_shape: tuple) -> nn.Module:
     """An nn.Module for a spec and a per-sample input shape (C, H, W) or (F,)."""
+    spec_root = _root(model)
+    if isinstance(spec_root, spec.Graph):
+        root = Graph([], spec_root.output)
+        _Builder().graph(root, spec_root, tuple(input_shape), "")
+        return root
     root = Seq()
-    _Builder().into(root, _root(model), tuple(input_shape), "")
+    _Builder().into(root, spec_root, tuple(input_shape), "")
     return root

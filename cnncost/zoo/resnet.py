@@ -11,6 +11,11 @@ basic blocks with 16, 32 and 64 filters (feature maps 32, 16, 8), global average
 10-way fc.  Shortcuts are identities, with option A (subsample, zero-pad channels:
 `ShortcutPad`) where the shape changes, so the shortcuts add no parameters.
 
+`small_input=True` (for 28x28 or 32x32 images, e.g. Fashion-MNIST at input_shape (1, 28, 28)) replaces
+the 7x7/2 conv and the max-pool by a 3x3/1 conv (pad 1), as in the CIFAR variants of the paper's
+section 4.2; the stages are unchanged, so feature maps are 28, 14, 7, 4 for a 28x28 input.  The
+input channels come from the input shape given to `analyze`/`build`.
+
 Every block is a named Sequence (layer1.0, ...) holding the Residual `res` and the ReLU after it.
 """
 from __future__ import annotations
@@ -49,9 +54,10 @@ IMAGENET = {18: ("basic", 1, (2, 2, 2, 2)), 34: ("basic", 1, (3, 4, 6, 3)), 50: 
 TORCHVISION_PARAMS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 60_192_808}
 
 
-def resnet(depth: int = 50, classes: int = 1000, stride_on_3x3: bool = True):
+def resnet(depth: int = 50, classes: int = 1000, stride_on_3x3: bool = True, small_input: bool = False):
     """conv1 7x7/2 64 - maxpool 3x3/2 - layer1..layer4 (64, 128, 256, 512 planes) - avgpool - fc.
-    stride_on_3x3=False puts a bottleneck's stride on its first 1x1, as the paper does."""
+    stride_on_3x3=False puts a bottleneck's stride on its first 1x1, as the paper does;
+    small_input=True uses a 3x3/1 conv1 and no max-pool (for 28x28 / 32x32 images)."""
     if depth not in IMAGENET:
         raise CostError(f"resnet: depth must be one of {', '.join(map(str, IMAGENET))}, got {depth}")
     kind, expansion, counts = IMAGENET[depth]
@@ -70,8 +76,10 @@ def resnet(depth: int = 50, classes: int = 1000, stride_on_3x3: bool = True):
             blocks.append(make(planes, stride, shortcut, str(j)))
             channels = out
         stages.append(seq(*blocks, name=f"layer{i}"))
-    return seq(*conv_bn(64, 7, 2, 3, conv="conv1", bn="bn1"), Activation("relu", name="relu"),
-               MaxPool2d(3, 2, 1, name="maxpool"), *stages,
+    stem = ((*conv_bn(64, 3, 1, 1, conv="conv1", bn="bn1"), Activation("relu", name="relu")) if small_input else
+            (*conv_bn(64, 7, 2, 3, conv="conv1", bn="bn1"), Activation("relu", name="relu"),
+             MaxPool2d(3, 2, 1, name="maxpool")))
+    return seq(*stem, *stages,
                GlobalPool("avg", name="avgpool"), Flatten(name="flatten"), Linear(classes, name="fc"))
 
 
@@ -83,9 +91,10 @@ def _register_imagenet(depth: int):
                       f"{TORCHVISION_PARAMS[depth]:,} params)",
               notes="Projection shortcuts (1x1 conv + BN) on shape changes. " +
                     ("Stride 2 on the 3x3 of the bottleneck, as torchvision; stride_on_3x3=False strides the "
-                     "first 1x1 as the paper does (fewer MACs, same params)." if kind == "bottleneck" else ""))
-    def factory(classes: int = 1000, stride_on_3x3: bool = True):
-        return resnet(depth, classes, stride_on_3x3)
+                     "first 1x1 as the paper does (fewer MACs, same params)." if kind == "bottleneck" else "") +
+                    " small_input=True: 3x3/1 stem without max-pool for 28x28/32x32 inputs (any channel count).")
+    def factory(classes: int = 1000, stride_on_3x3: bool = True, small_input: bool = False):
+        return resnet(depth, classes, stride_on_3x3, small_input)
 
     factory.__name__ = f"resnet{depth}"
     return factory

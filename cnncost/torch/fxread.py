@@ -1,0 +1,497 @@
+"""An fx graph as a `spec.Graph`: one node per tensor operation, in execution order.
+
+`torch.fx.symbolic_trace` records what `forward` does with proxies, so the graph's structure
+(merges, concatenations, reshapes) comes from the code, not from running it.  Each node becomes a
+spec layer made from module attributes and call arguments (`cnncost.torch.ops`); sizes a forward
+reads from its input (`x.size()`, `x.shape`) are answered with the calculator's own shapes, and the
+batch dimension with a marker that may only be passed through.  Row names are module paths for
+module calls (`layer1.0.conv1`, a second call `layer1.0.relu#2`) and `owner.op` for functions
+(`layer1.0.add`, `features.1.0.block.0.permute_1`).  An operation no rule knows becomes
+`spec.Opaque` with the shape one real forward pass gives it: its cost is unknown, never zero.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import torch
+from torch import fx
+
+from cnncost import rules, spec
+from cnncost.errors import CostError
+from cnncost.torch import ops
+
+
+class _Marker:
+    def __init__(self, text):
+        self.text = text
+
+    def __repr__(self):
+        return self.text
+
+
+#: the batch size: known to PyTorch, absent from the per-sample spec
+BATCH = _Marker("B")
+#: a value the reader cannot know without running the model
+UNKNOWN = _Marker("?")
+
+
+@dataclass(frozen=True)
+class T:
+    """A tensor: the output of spec node `name`."""
+    name: str
+
+
+@dataclass(frozen=True)
+class Attr:
+    """A tensor attribute of a module (fx get_attr): a parameter or a buffer."""
+    path: str
+    tensor: torch.Tensor
+    node: str = ""           # the fx get_attr node
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """torch.chunk / split before indexing: slices [start, stop) of `source` along `axis`."""
+    source: T
+    axis: int
+    bounds: tuple
+
+
+_PY_MODULES = {operator.__name__, math.__name__, builtins.__name__, "_operator"}
+
+
+def _walk_values(value):
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _walk_values(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _walk_values(v)
+    elif isinstance(value, slice):
+        yield from _walk_values((value.start, value.stop, value.step))
+    else:
+        yield value
+
+
+class Tracer(fx.Tracer):
+    """Leaves are the modules the reader knows by exact type (a subclass may change `forward`, so it
+    is traced through), plus fx's default leaves (other torch.nn modules), which become Opaque."""
+
+    def is_leaf_module(self, m, qualname):
+        return type(m) in ops.MODULES or super().is_leaf_module(m, qualname)
+
+
+def trace(module: torch.nn.Module) -> fx.Graph:
+    return Tracer().trace(module)
+
+
+def graph_module(module: torch.nn.Module, graph: fx.Graph) -> fx.GraphModule:
+    """A runnable module for the graph (generating its code costs about a third of a trace)."""
+    return fx.GraphModule(module, graph, module.__class__.__name__)
+
+
+class FxReader:
+    def __init__(self, root: torch.nn.Module, graph: fx.Graph, input_shape: tuple):
+        self.root, self.graph, self.input_shape = root, graph, tuple(input_shape)
+        self.shape = {spec.INPUT: self.input_shape}
+        self.nodes: list = []
+        self.origin: dict = {}                 # spec node name -> fx node name
+        self.taken = {n for n, _ in root.named_modules()} | {spec.INPUT}
+        self.calls = Counter()
+        self.params: dict = {}                 # Attr path -> Param node name
+        self.used: set = set()                 # ids of parameters the graph uses
+        self.notes: list = []
+        self.values: dict = {}
+        self.last = T(spec.INPUT)
+        self._traced = False
+
+    # --- bookkeeping -----------------------------------------------------------------------
+    def unique(self, owner: str, base: str) -> str:
+        stem = f"{owner}.{base}" if owner else base
+        name, k = stem, 0
+        while name in self.taken:
+            k += 1
+            name = f"{stem}_{k}"
+        self.taken.add(name)
+        return name
+
+    def owner(self, node: fx.Node) -> str:
+        stack = node.meta.get("nn_module_stack") or {}
+        return list(stack.values())[-1][0] if stack else ""
+
+    def base(self, node: fx.Node) -> str:
+        return re.sub(r"_\d+$", "", node.name)
+
+    def emit(self, op, inputs: list, fx_node: fx.Node, name: str | None = None, shares=None) -> T:
+        name = name or self.unique(self.owner(fx_node), self.base(fx_node))
+        if isinstance(op, spec.MERGES):
+            arg = tuple(self.shape[i.name] for i in inputs)
+        elif isinstance(op, spec.Param):
+            arg = ()
+        else:
+            arg = self.shape[inputs[0].name]
+        out = tuple(op.out_shape) if isinstance(op, spec.Opaque) else rules.cost(op, arg, name).out
+        self.nodes.append(spec.Node(name, op, tuple(i.name for i in inputs), shares))
+        self.shape[name], self.origin[name] = out, fx_node.name
+        self.last = T(name)
+        return self.last
+
+    def traced_shape(self, fx_node: fx.Node):
+        """The per-sample shape one real forward pass gives this node (for Opaque ops only)."""
+        if not self._traced:
+            if not all(isinstance(s, int) for s in self.input_shape):
+                raise CostError(f"{fx_node.name}: an op no rule knows needs a numeric input size to find its shape")
+            from torch.fx.passes.shape_prop import ShapeProp
+            with torch.no_grad():
+                ShapeProp(graph_module(self.root, self.graph)).propagate(torch.zeros(1, *self.input_shape))
+            self._traced = True
+        meta = fx_node.meta.get("tensor_meta")
+        return tuple(meta.shape[1:]) if hasattr(meta, "shape") else None
+
+    def opaque(self, fx_node: fx.Node, what: str, name: str | None = None):
+        shape = self.traced_shape(fx_node)
+        if shape is None:
+            return UNKNOWN
+        tensors = [v for v in _walk_values(self.args(fx_node)) if isinstance(v, T)]
+        src = tensors[0] if tensors else self.last
+        return self.emit(spec.Opaque(what, shape), [src], fx_node, name)
+
+    def args(self, node: fx.Node):
+        return fx.node.map_arg((node.args, node.kwargs), lambda n: self.values[n])
+
+    # --- the walk over fx nodes ------------------------------------------------------------------
+    def read(self, name: str | None = None) -> spec.Graph:
+        output, seen_input = None, False
+        for node in self.graph.nodes:
+            if node.op == "placeholder":
+                if not seen_input:
+                    self.values[node], seen_input = T(spec.INPUT), True
+                elif node.args:          # an optional argument: its default
+                    self.values[node] = node.args[0]
+                else:
+                    raise CostError(f"{node.name}: models with more than one input are not supported")
+            elif node.op == "get_attr":
+                value = operator.attrgetter(node.target)(self.root)
+                self.values[node] = Attr(node.target, value, node.name) if isinstance(value, torch.Tensor) else value
+            elif node.op == "call_module":
+                self.values[node] = self.call_module(node)
+            elif node.op == "call_function":
+                self.values[node] = self.call_function(node)
+            elif node.op == "call_method":
+                self.values[node] = self.call_method(node)
+            elif node.op == "output":
+                output = self.output(node)
+        if output is None or output.name == spec.INPUT:
+            raise CostError("the model returns its input unchanged: nothing to count")
+        return spec.Graph(self.nodes, output.name, name=name)
+
+    def output(self, node: fx.Node) -> T | None:
+        tensors = [v for v in _walk_values(self.args(node)) if isinstance(v, T)]
+        if len(tensors) > 1:
+            self.notes.append(f"the model returns {len(tensors)} tensors; counted up to the first, {tensors[0].name}")
+        return tensors[0] if tensors else None
+
+    def call_module(self, node: fx.Node):
+        m = self.root.get_submodule(node.target)
+        self.calls[node.target] += 1
+        k = self.calls[node.target]
+        name = node.target if k == 1 else f"{node.target}#{k}"
+        self.taken.add(name)
+        has_params = any(True for _ in m.parameters())
+        shares = node.target if k > 1 and has_params else None
+        (x, *_), kwargs = self.args(node)
+        if not isinstance(x, T):
+            return self.opaque(node, type(m).__name__, name)
+        op = ops.module_op(m, self.shape[x.name], name)
+        if op is None:
+            return self.opaque(node, type(m).__name__, name)
+        self.used.update(id(p) for p in m.parameters())
+        return self.emit(op, [x], node, name, shares)
+
+    # --- functions ------------------------------------------------------------------------------
+    def call_function(self, node: fx.Node):
+        target = node.target
+        args, kwargs = self.args(node)
+        values = list(_walk_values((args, kwargs)))
+        symbolic = [v for v in values if isinstance(v, (T, Attr, Pieces))]
+        if not symbolic:
+            return self.python(target, args, kwargs)
+        if target is builtins.getattr:
+            return self.attribute(args[0], args[1])
+        if target is operator.getitem:
+            return self.getitem(node, args[0], args[1])
+        if target in ops.ACTIVATION_FUNCTIONS and isinstance(args[0], T):
+            return self.emit(spec.Activation(ops.ACTIVATION_FUNCTIONS[target]), [args[0]], node)
+        if target in ops.stochastic_depth_functions():
+            a = ops.bind(("input", "p", "mode", "training"), args, kwargs)
+            return a["input"] if not a["training"] or a["p"] == 0 else self.opaque(node, "stochastic_depth")
+        if target in ops.ADD_FUNCTIONS | ops.MUL_FUNCTIONS | ops.DIV_FUNCTIONS:
+            return self.arithmetic(node, target, args, kwargs)
+        if target in ops.SIGNATURES:
+            a = ops.bind(ops.SIGNATURES[target], args, kwargs, getattr(target, "__name__", ""))
+            result = self.function(node, target, a)
+            if result is not None:
+                return result
+        return self.opaque(node, getattr(target, "__name__", str(target)))
+
+    def python(self, target, args, kwargs):
+        """Arithmetic on sizes (x.size(1) // groups): evaluated here, on the calculator's values."""
+        if getattr(target, "__module__", None) not in _PY_MODULES and target not in (getattr, len):
+            return UNKNOWN
+        if any(v is UNKNOWN for v in _walk_values((args, kwargs))):
+            return UNKNOWN
+        try:
+            return target(*args, **kwargs)
+        except Exception:     # the batch marker in arithmetic, or anything else: not knowable
+            return UNKNOWN
+
+    def attribute(self, value, attr: str):
+        if isinstance(value, T) and attr == "shape":
+            return (BATCH, *self.shape[value.name])
+        if isinstance(value, T) and attr == "ndim":
+            return len(self.shape[value.name]) + 1
+        return UNKNOWN
+
+    def dim(self, t: T, d):
+        """A tensor dim (batch = 0) as a per-sample axis; None if it is the batch or not an int."""
+        if not isinstance(d, int):
+            return None
+        ndim = len(self.shape[t.name]) + 1
+        if not -ndim <= d < ndim:
+            return None
+        d %= ndim
+        return None if d == 0 else d - 1
+
+    def getitem(self, node, value, index):
+        if isinstance(value, Pieces):
+            if not isinstance(index, int) or not -len(value.bounds) <= index < len(value.bounds):
+                return UNKNOWN
+            start, stop = value.bounds[index]
+            return self.emit(spec.Slice(value.axis, start, stop), [value.source], node)
+        if isinstance(value, T):
+            return self.index(node, value, index)
+        if isinstance(value, (tuple, list)) and isinstance(index, (int, slice)):
+            try:
+                return value[index]
+            except IndexError:
+                return UNKNOWN
+        return UNKNOWN
+
+    def index(self, node, t: T, index):
+        """x[:, a:b, ::s] -> Slice per sliced axis; indexing the batch or by integers is unknown."""
+        index = index if isinstance(index, tuple) else (index,)
+        if not index or not all(isinstance(i, slice) for i in index) or index[0] != slice(None):
+            return self.opaque(node, "getitem")
+        if len(index) > len(self.shape[t.name]) + 1 or any(
+                not all(isinstance(v, int) or v is None for v in (i.start, i.stop, i.step)) for i in index):
+            return self.opaque(node, "getitem")
+        out = t
+        for axis, i in enumerate(index[1:]):
+            if i != slice(None):
+                if out is not t:
+                    del self.origin[out.name]      # a step inside one fx op: no tensor of its own
+                out = self.emit(spec.Slice(axis, i.start or 0, i.stop, i.step or 1), [out], node)
+        return out
+
+    def arithmetic(self, node, target, args, kwargs):
+        a, b = args[0], args[1] if len(args) > 1 else kwargs.get("other")
+        if kwargs.get("alpha", 1) != 1 or (len(args) > 2 and args[2] != 1):
+            return self.opaque(node, "add")
+        div = target in ops.DIV_FUNCTIONS
+        if div or target in ops.MUL_FUNCTIONS:
+            if isinstance(a, T) and isinstance(b, (int, float)) and not isinstance(b, bool):
+                return self.emit(spec.Scale(1 / b if div else b), [a], node)
+            if not div and isinstance(b, T) and isinstance(a, (int, float)) and not isinstance(a, bool):
+                return self.emit(spec.Scale(a), [b], node)
+        if div:
+            return self.opaque(node, "div")
+        a, b = self.param(node, a), self.param(node, b)
+        if isinstance(a, T) and isinstance(b, T):
+            return self.emit(spec.Mul() if target in ops.MUL_FUNCTIONS else spec.Add(), [a, b], node)
+        return self.opaque(node, "mul" if target in ops.MUL_FUNCTIONS else "add")
+
+    def param(self, node, value):
+        """A parameter used directly (layer scale) becomes a Param node, once per parameter."""
+        if not isinstance(value, Attr) or not isinstance(value.tensor, torch.nn.Parameter):
+            return value
+        if value.path not in self.params:
+            self.taken.add(value.path)
+            self.params[value.path] = self.emit(spec.Param(tuple(value.tensor.shape)), [], node, value.path).name
+            self.origin[value.path] = value.node
+            self.used.add(id(value.tensor))
+        return T(self.params[value.path])
+
+    def function(self, node, target, a: dict):
+        F = torch.nn.functional
+        x = a.get("input", a.get("tensor"))
+        if target in (torch.cat, torch.concat):
+            tensors = a["tensors"]
+            if not all(isinstance(t, T) for t in tensors) or not tensors:
+                return None
+            axis = self.dim(tensors[0], a["dim"])
+            if axis is None:
+                return None
+            return tensors[0] if len(tensors) == 1 else self.emit(spec.Cat(axis), list(tensors), node)
+        if not isinstance(x, T):
+            return None
+        shape = self.shape[x.name]
+        if target in (F.max_pool2d, F.avg_pool2d):
+            return self.pool(node, target, x, a)
+        if target in (F.adaptive_avg_pool2d, F.adaptive_max_pool2d):
+            if a.get("return_indices"):
+                return None
+            op = ops.adaptive("avg" if target is F.adaptive_avg_pool2d else "max", a["output_size"], shape)
+            return None if op is None else self.emit(op, [x], node)
+        if target is F.layer_norm:
+            return self.layer_norm(node, x, a)
+        if target in (F.dropout, F.dropout2d):
+            return self.emit(spec.Dropout(a["p"]), [x], node) if a["training"] else x
+        if target is torch.flatten:
+            return self.flatten(node, x, a["start_dim"], a["end_dim"])
+        return self.shape_op(node, target.__name__, x, a)
+
+    def pool(self, node, target, x, a):
+        F = torch.nn.functional
+        kernel = a["kernel_size"]
+        stride = a["stride"] if a["stride"] not in (None, [], ()) else kernel
+        if target is F.max_pool2d:
+            if a["return_indices"] or ops._pair(a["dilation"]) != (1, 1):
+                return None
+            op = spec.Pool2d("max", ops._pair(kernel), ops._pair(stride), ops._pair(a["padding"]), a["ceil_mode"])
+        else:
+            if a["divisor_override"] is not None:
+                return None
+            op = spec.Pool2d("avg", ops._pair(kernel), ops._pair(stride), ops._pair(a["padding"]), a["ceil_mode"],
+                             a["count_include_pad"])
+        return self.emit(op, [x], node)
+
+    def layer_norm(self, node, x, a):
+        weight, bias = a["weight"], a["bias"]
+        for p in (weight, bias):
+            if p is not None and not (isinstance(p, Attr) and isinstance(p.tensor, torch.nn.Parameter)):
+                return None
+        shape = tuple(a["normalized_shape"])
+        if weight is not None and tuple(weight.tensor.shape) != shape:
+            return None
+        self.used.update(id(p.tensor) for p in (weight, bias) if p is not None)
+        return self.emit(spec.LayerNorm(shape, a["eps"], weight is not None, bias is not None), [x], node)
+
+    def flatten(self, node, x, start, end):
+        op = ops.flatten(start, end, self.shape[x.name])
+        return None if op is None else self.emit(op, [x], node)
+
+    # --- tensor methods and shape functions -------------------------------------------------------
+    def call_method(self, node: fx.Node):
+        method = node.target
+        (x, *args), kwargs = self.args(node)
+        if not isinstance(x, T):
+            return self.python(getattr(type(x), method, None), (x, *args), kwargs) if x is not UNKNOWN else UNKNOWN
+        if method in ops.ALIAS_METHODS:
+            return x
+        if method in ops.ACTIVATION_METHODS:
+            return self.emit(spec.Activation(ops.ACTIVATION_METHODS[method]), [x], node)
+        if method in ("size", "dim"):
+            full = (BATCH, *self.shape[x.name])
+            if method == "dim":
+                return len(full)
+            d = ops.bind(ops.METHOD_SIGNATURES["size"], tuple(args), kwargs, "size")["dim"]
+            return full if d is None else (full[d] if isinstance(d, int) and -len(full) <= d < len(full) else UNKNOWN)
+        if method in ("add", "add_", "mul", "mul_", "div", "div_"):
+            stem = method.rstrip("_")
+            a = ops.bind(ops.METHOD_SIGNATURES[stem], tuple(args), kwargs)
+            target = {"add": torch.add, "mul": torch.mul, "div": torch.div}[stem]
+            return self.arithmetic(node, target, (x, a["other"]), {"alpha": a.get("alpha", 1)})
+        if method in ("view", "reshape", "permute"):
+            sizes = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
+            key = "shape" if method != "permute" else "dims"
+            result = self.shape_op(node, "reshape" if method == "view" else method, x, {key: sizes})
+        else:
+            names = ops.METHOD_SIGNATURES.get(method)
+            result = None
+            if names is not None:
+                a = ops.bind(names, tuple(args), kwargs, method)
+                result = self.flatten(node, x, a["start_dim"], a["end_dim"]) if method == "flatten" else \
+                    self.shape_op(node, method, x, a)
+        return self.opaque(node, method) if result is None else result
+
+    def shape_op(self, node, what: str, x: T, a: dict):
+        """reshape / view, permute, transpose, squeeze / unsqueeze, mean, chunk, split (None: unknown)."""
+        shape = self.shape[x.name]
+        if what == "reshape":
+            sizes = tuple(a["shape"])
+            if not sizes or sizes[0] is not BATCH or any(s is UNKNOWN or s is BATCH for s in sizes[1:]):
+                return None
+            return self.emit(spec.Reshape(sizes[1:]), [x], node)
+        if what == "permute":
+            dims, ndim = list(a["dims"]), len(shape) + 1
+            if len(dims) != ndim or not all(isinstance(d, int) and -ndim <= d < ndim for d in dims):
+                return None
+            dims = [d % ndim for d in dims]
+            if dims[0] != 0:
+                return None          # moves the batch dimension
+            return self.emit(spec.Permute(tuple(d - 1 for d in dims[1:])), [x], node)
+        if what == "transpose":
+            d0, d1 = self.dim(x, a["dim0"]), self.dim(x, a["dim1"])
+            if d0 is None or d1 is None:
+                return None
+            dims = list(range(len(shape)))
+            dims[d0], dims[d1] = d1, d0
+            return self.emit(spec.Permute(tuple(dims)), [x], node)
+        if what in ("squeeze", "unsqueeze"):
+            return self.squeeze(node, what, x, a["dim"])
+        if what == "mean":
+            dims = a["dim"]
+            if dims is None:
+                return None
+            axes = [self.dim(x, d) for d in (dims if isinstance(dims, (tuple, list)) else (dims,))]
+            if any(ax is None for ax in axes):
+                return None
+            return self.emit(spec.Mean(tuple(axes), bool(a["keepdim"])), [x], node)
+        if what in ("chunk", "split"):
+            return self.pieces(x, what, a)
+        return None
+
+    def squeeze(self, node, what, x, d):
+        shape = self.shape[x.name]
+        if what == "unsqueeze":
+            if not isinstance(d, int):
+                return None
+            d = d % (len(shape) + 2)
+            if d == 0:
+                return None
+            out = (*shape[:d - 1], 1, *shape[d - 1:])
+        else:
+            dims = range(len(shape)) if d is None else [self.dim(x, d)]
+            if any(ax is None for ax in dims):
+                return None
+            out = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
+        return self.emit(spec.Reshape(out), [x], node)
+
+    def pieces(self, x, what, a):
+        axis = self.dim(x, a["dim"])
+        n = self.shape[x.name][axis] if axis is not None else None
+        if axis is None or not isinstance(n, int):
+            return None
+        if what == "chunk":
+            size = -(-n // a["chunks"])
+            sizes = [min(size, n - i) for i in range(0, n, size)]
+        else:
+            s = a.get("split_size_or_sections", a.get("split_size"))
+            sizes = [min(s, n - i) for i in range(0, n, s)] if isinstance(s, int) else list(s)
+        bounds, start = [], 0
+        for s in sizes:
+            bounds.append((start, start + s))
+            start += s
+        return Pieces(x, axis, tuple(bounds))
+
+
+def read_fx(module: torch.nn.Module, input_shape: tuple, name: str | None = None):
+    """(Graph spec, fx Graph, reader) for a module in eval mode."""
+    graph = trace(module)
+    reader = FxReader(module, graph, input_shape)
+    return reader.read(name), graph, reader

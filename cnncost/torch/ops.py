@@ -1,0 +1,198 @@
+"""PyTorch modules and functions as spec layers: the reader's dictionary.
+
+Every spec layer here is made from module attributes (in_channels, kernel_size, stride, padding,
+dilation, groups, bias, eps, ...) or from the literal arguments of a call, never from a traced
+shape.  A module's declared input size (in_channels, in_features, num_features,
+normalized_shape) is checked against the calculator's shape, so a wrong shape fails loudly.
+Layers carry their row name, so their own checks name the row.  `None` means "no rule knows this":
+the reader makes it an `Opaque` op with unknown cost.
+"""
+from __future__ import annotations
+
+import operator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnncost import spec
+from cnncost.errors import CostError
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _check(who: str, what: str, declared, calculated):
+    if declared != calculated:
+        raise CostError(f"{who}: the module declares {what} {declared} but the calculator's input gives {calculated}")
+
+
+def _conv(m: nn.Conv2d, shape, who):
+    if m.padding_mode != "zeros":
+        return None
+    _check(who, "in_channels", m.in_channels, shape[0])
+    padding = m.padding if isinstance(m.padding, str) else _pair(m.padding)
+    return spec.Conv2d(m.out_channels, _pair(m.kernel_size), _pair(m.stride), padding, _pair(m.dilation),
+                       m.groups, m.bias is not None, name=who)
+
+
+def _linear(m: nn.Linear, shape, who):
+    _check(who, "in_features", m.in_features, shape[-1])
+    return spec.Linear(m.out_features, m.bias is not None, name=who)
+
+
+def _bn(m, shape, who):
+    _check(who, "num_features", m.num_features, shape[0])
+    return spec.BatchNorm(m.affine, m.eps, name=who)
+
+
+def _maxpool(m: nn.MaxPool2d, shape, who):
+    if _pair(m.dilation) != (1, 1) or m.return_indices:
+        return None
+    return spec.Pool2d("max", _pair(m.kernel_size), _pair(m.stride if m.stride is not None else m.kernel_size),
+                       _pair(m.padding), m.ceil_mode, name=who)
+
+
+def _avgpool(m: nn.AvgPool2d, shape, who):
+    if m.divisor_override is not None:
+        return None
+    return spec.Pool2d("avg", _pair(m.kernel_size), _pair(m.stride if m.stride is not None else m.kernel_size),
+                       _pair(m.padding), m.ceil_mode, m.count_include_pad, name=who)
+
+
+def adaptive(mode: str, output_size, shape):
+    """AdaptiveXPool2d(output_size); a None size keeps the input's size."""
+    if len(shape) != 3:
+        return None
+    oh, ow = _pair(output_size)
+    return spec.AdaptivePool2d(mode, (shape[1] if oh is None else oh, shape[2] if ow is None else ow))
+
+
+def flatten(start: int, end: int, shape):
+    """torch.flatten(x, start, end) on a batched tensor of len(shape)+1 dims, per sample."""
+    ndim = len(shape) + 1
+    start, end = start % ndim, end % ndim
+    if start == 0:
+        return None          # would merge the batch dimension
+    if start == 1 and end == ndim - 1:
+        return spec.Flatten()
+    a, b = start - 1, end - 1
+    merged = 1
+    for s in shape[a:b + 1]:
+        merged = merged * s
+    return spec.Reshape((*shape[:a], merged, *shape[b + 1:]))
+
+
+def _softmax(m: nn.Softmax, shape, who):
+    return spec.Activation("softmax") if len(shape) == 1 and m.dim in (1, -1) else None
+
+
+def _ln(m: nn.LayerNorm, shape, who):
+    return spec.LayerNorm(tuple(m.normalized_shape), m.eps, m.elementwise_affine,
+                          m.elementwise_affine and getattr(m, "bias", None) is not None)
+
+
+ACTIVATION_MODULES = {
+    nn.ReLU: "relu", nn.ReLU6: "relu6", nn.LeakyReLU: "leaky_relu", nn.ELU: "elu", nn.GELU: "gelu",
+    nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.SiLU: "silu", nn.Hardswish: "hardswish",
+    nn.Hardsigmoid: "hardsigmoid", nn.Identity: "identity",
+}
+
+#: exact module type -> fn(module, calculator's input shape, row name) -> spec layer or None
+MODULES = {
+    nn.Conv2d: _conv,
+    nn.Linear: _linear,
+    nn.BatchNorm1d: _bn,
+    nn.BatchNorm2d: _bn,
+    nn.MaxPool2d: _maxpool,
+    nn.AvgPool2d: _avgpool,
+    nn.AdaptiveAvgPool2d: lambda m, shape, who: adaptive("avg", m.output_size, shape),
+    nn.AdaptiveMaxPool2d: lambda m, shape, who: None if m.return_indices else adaptive("max", m.output_size, shape),
+    nn.Dropout: lambda m, shape, who: spec.Dropout(m.p),
+    nn.Dropout2d: lambda m, shape, who: spec.Dropout(m.p),
+    nn.Flatten: lambda m, shape, who: flatten(m.start_dim, m.end_dim, shape),
+    nn.LayerNorm: _ln,
+    nn.LocalResponseNorm: lambda m, shape, who: spec.LRN(m.size, m.alpha, m.beta, m.k),
+    nn.Softmax: _softmax,
+    **{cls: (lambda fn: lambda m, shape, who: spec.Activation(fn))(fn) for cls, fn in ACTIVATION_MODULES.items()},
+}
+
+
+def module_op(m: nn.Module, shape: tuple, who: str):
+    """The spec layer for a leaf module on the calculator's input shape, or None if unknown."""
+    make = MODULES.get(type(m))
+    return None if make is None else make(m, shape, who)
+
+
+#: functions (and tensor methods, by name) that are one activation
+ACTIVATION_FUNCTIONS = {
+    F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", F.gelu: "gelu", F.silu: "silu",
+    F.hardswish: "hardswish", F.hardsigmoid: "hardsigmoid", F.leaky_relu: "leaky_relu", F.elu: "elu",
+    torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", torch.tanh: "tanh", F.tanh: "tanh",
+}
+ACTIVATION_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "sigmoid_": "sigmoid",
+                      "tanh": "tanh", "tanh_": "tanh"}
+
+#: calls that return their input unchanged at inference (dropout in eval mode is handled apart)
+ALIAS_METHODS = {"contiguous", "clone", "detach", "float", "to", "type_as"}
+
+#: argument names of functions the reader maps, to bind positional and keyword arguments alike
+SIGNATURES = {
+    F.max_pool2d: ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+    F.avg_pool2d: ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                   "divisor_override"),
+    F.adaptive_avg_pool2d: ("input", "output_size"),
+    F.adaptive_max_pool2d: ("input", "output_size", "return_indices"),
+    F.layer_norm: ("input", "normalized_shape", "weight", "bias", "eps"),
+    F.dropout: ("input", "p", "training", "inplace"),
+    F.dropout2d: ("input", "p", "training", "inplace"),
+    torch.flatten: ("input", "start_dim", "end_dim"),
+    torch.cat: ("tensors", "dim"),
+    torch.concat: ("tensors", "dim"),
+    torch.permute: ("input", "dims"),
+    torch.transpose: ("input", "dim0", "dim1"),
+    torch.reshape: ("input", "shape"),
+    torch.chunk: ("input", "chunks", "dim"),
+    torch.split: ("tensor", "split_size_or_sections", "dim"),
+    torch.mean: ("input", "dim", "keepdim"),
+    torch.squeeze: ("input", "dim"),
+    torch.unsqueeze: ("input", "dim"),
+    torch.add: ("input", "other", "alpha"),
+    torch.mul: ("input", "other"),
+}
+METHOD_SIGNATURES = {
+    "flatten": ("start_dim", "end_dim"), "chunk": ("chunks", "dim"), "split": ("split_size", "dim"),
+    "mean": ("dim", "keepdim"), "transpose": ("dim0", "dim1"), "squeeze": ("dim",), "unsqueeze": ("dim",),
+    "size": ("dim",), "add": ("other", "alpha"), "mul": ("other",), "div": ("other",),
+}
+DEFAULTS = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False,
+            "count_include_pad": True, "divisor_override": None, "weight": None, "bias": None, "eps": 1e-5,
+            "p": 0.5, "training": True, "inplace": False, "start_dim": 0, "end_dim": -1, "dim": 0,
+            "keepdim": False, "alpha": 1}
+#: defaults that differ by function
+SPECIAL_DEFAULTS = {("mean", "dim"): None, ("squeeze", "dim"): None, ("size", "dim"): None}
+
+
+def bind(names: tuple, args: tuple, kwargs: dict, fname: str = "") -> dict:
+    """Positional and keyword arguments by name, with PyTorch's defaults for the rest."""
+    bound = dict(zip(names, args))
+    bound.update(kwargs)
+    for n in names:
+        if n not in bound:
+            bound[n] = SPECIAL_DEFAULTS.get((fname, n), DEFAULTS.get(n))
+    return bound
+
+
+def stochastic_depth_functions() -> tuple:
+    """torchvision.ops.stochastic_depth (an identity at inference), if torchvision is installed."""
+    try:
+        from torchvision.ops import stochastic_depth
+    except ImportError:  # pragma: no cover
+        return ()
+    return (stochastic_depth,)
+
+
+ADD_FUNCTIONS = {operator.add, operator.iadd, torch.add}
+MUL_FUNCTIONS = {operator.mul, operator.imul, torch.mul}
+DIV_FUNCTIONS = {operator.truediv, operator.itruediv, torch.div}
