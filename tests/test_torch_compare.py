@@ -1,6 +1,4 @@
 """`cnncost compare`: per module, cnncost beside fvcore, differences explained."""
-import contextlib
-import io
 import json
 
 import pytest
@@ -9,18 +7,9 @@ pytest.importorskip("torch")
 pytest.importorskip("fvcore")
 
 from cnncost.torch.compare import KNOWN, UNEXPLAINED, compare, render  # noqa: E402
+from torch_helpers import cli  # noqa: E402
 
 
-def cli(*args):
-    from cnncost.cli import main
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as e:
-            code = e.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_compare_zoo_vgg19_agrees_on_every_module():

@@ -8,10 +8,8 @@ can build but not run, `cnncost table file.py:Net` prints `error: <the calculato
 """
 import contextlib
 import io
-import logging
 import os
 import tempfile
-import warnings
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings, strategies as st
@@ -22,6 +20,7 @@ from torch import nn  # noqa: E402
 
 from cnncost import CostError, analyze  # noqa: E402
 from cnncost.spec import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, seq  # noqa: E402
+from torch_helpers import fvcore_totals  # noqa: E402
 
 
 @st.composite
@@ -108,16 +107,6 @@ def torch_run(c, h, w, layers, head):
         return err, None
 
 
-def fvcore_totals(module, shape):
-    from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
-    x = torch.randn(1, *shape)
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            return FlopCountAnalysis(module, x).total(), ActivationCountAnalysis(module, x).total()
-    finally:
-        logging.disable(logging.NOTSET)
 
 
 def cli_error(c, h, w, layers) -> tuple:

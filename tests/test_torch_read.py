@@ -1,7 +1,5 @@
 """The PyTorch reader on small modules that use each op it maps, checked against the module itself
 (sum(p.numel()), a real forward pass, fvcore) and against arithmetic written out here."""
-import contextlib
-import io
 import textwrap
 
 import pytest
@@ -13,20 +11,10 @@ from torch import nn  # noqa: E402
 
 from cnncost import CostError, analyze  # noqa: E402
 from cnncost.torch.read import read_module, resolve  # noqa: E402
+from torch_helpers import cli, fvcore_totals  # noqa: E402
 
 
-def fvcore_totals(module, shape):
-    import logging
-    import warnings
-    from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
-    x = torch.randn(1, *shape)
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            return FlopCountAnalysis(module, x).total(), ActivationCountAnalysis(module, x).total()
-    finally:
-        logging.disable(logging.NOTSET)
+
 
 
 def real_shapes(read, shape):
@@ -265,16 +253,6 @@ def test_file_source(tmp_path):
         resolve(f"{tmp_path}/absent.py:Net")
 
 
-def cli(*args):
-    from cnncost.cli import main
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as e:
-            code = e.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_cli_table_of_a_file_model_lists_unknown_ops(tmp_path):
