@@ -27,12 +27,10 @@ from pathlib import Path
 
 import torch
 
-from cnncost import zoo
 from cnncost.errors import CostError
 from cnncost_train import augment, common, recipes
-from cnncost_train.cost import forward_cost
 from cnncost_train.loop import Hook, Interrupted
-from cnncost_train.trainer import DeviceData, Trainer
+from cnncost_train.trainer import Trainer
 
 TARGET = 94.0
 COPY_SEED_STRIDE = 7_919_000_003   # copy k > 0 of an epoch: the trainer's epoch seed + k * stride
@@ -220,21 +218,10 @@ def run(opts: Options, console=None) -> dict:
         raise CostError(f"--m needs one or more positive integers, got {opts.m}")
     if opts.epochs is not None and opts.epochs <= 0:
         raise CostError(f"--epochs must be positive, got {opts.epochs}")
-    recipe = recipes.get(opts.recipe).with_(model=opts.model)
-    device = common.resolve_device(opts.device, opts.smoke)
-    ds = speedrun.load_data(speedrun.Options(data_dir=opts.data_dir, smoke=opts.smoke))
-    if opts.smoke:
-        recipe = speedrun.smoke_recipe(recipe, opts.epochs, len(ds.train_y))
-    elif opts.epochs is not None:
-        recipe = recipe.with_(epochs=opts.epochs)
+    recipe, device, ds, model, shape, fwd, d = speedrun.prepare(
+        recipes.get(opts.recipe).with_(model=opts.model), opts.device, opts.data_dir, opts.smoke, opts.epochs)
     out = Path(opts.out) if opts.out else Path("runs") / f"batch-augment-{opts.model}"
-    model = zoo.get(opts.model, **recipe.model_options)
-    shape = (ds.train_x.shape[3], ds.train_x.shape[1], ds.train_x.shape[2])
-    fwd = forward_cost(model.spec, shape)
     results = _load_results(out / "results.json", _config(opts.model, recipe, opts.seed, ds), opts.resume)
-    d = DeviceData.from_dataset(ds, device)
-    if device.startswith("cuda"):
-        torch.backends.cudnn.benchmark = True
     console.print(f"batch-augment: {opts.model} ({fwd.flops / 1e6:.1f} MFLOP forward per image), recipe "
                   f"{recipe.name}, {recipe.epochs:g} epochs, M in {opts.m}; {len(ds.train_y)} train / "
                   f"{len(ds.test_y)} test images from {ds.source}; {common.device_name(device)}", highlight=False)

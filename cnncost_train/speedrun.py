@@ -59,6 +59,25 @@ def load_data(opts: Options) -> data.Dataset:
     return ds.subset(min(common.SMOKE_TRAIN, len(ds.train_y)), min(common.SMOKE_TEST, len(ds.test_y)))
 
 
+def prepare(recipe: recipes.Recipe, device: str | None, data_dir, smoke: bool, epochs: float | None):
+    """What every CIFAR-10 experiment sets up before training: the device, the data (a toy subset with
+    --smoke), the recipe sized to it, the zoo model, its forward cost and the data set on the device.
+    Returns (recipe, device, dataset, model, input shape (C, H, W), forward cost, device data)."""
+    device = common.resolve_device(device, smoke)
+    ds = load_data(Options(data_dir=data_dir, smoke=smoke))
+    if smoke:
+        recipe = smoke_recipe(recipe, epochs, len(ds.train_y))
+    elif epochs is not None:
+        recipe = recipe.with_(epochs=epochs)
+    model = zoo.get(recipe.model, **recipe.model_options)
+    shape = (ds.train_x.shape[3], ds.train_x.shape[1], ds.train_x.shape[2])
+    fwd = forward_cost(model.spec, shape)
+    d = DeviceData.from_dataset(ds, device)
+    if device.startswith("cuda"):
+        torch.backends.cudnn.benchmark = True
+    return recipe, device, ds, model, shape, fwd, d
+
+
 class _ProgressHook(Hook):
     def __init__(self, progress, task):
         self.progress, self.task = progress, task
@@ -117,21 +136,10 @@ def run(opts: Options, console=None) -> dict:
         raise CostError(f"--epochs must be positive, got {opts.epochs}")
     if opts.resume and opts.checkpoint_dir is None:
         raise CostError("--resume needs --checkpoint-dir (where the interrupted run saved its checkpoints)")
-    recipe = recipes.get(opts.recipe)
-    device = common.resolve_device(opts.device, opts.smoke)
-    ds = load_data(opts)
-    if opts.smoke:
-        recipe = smoke_recipe(recipe, opts.epochs, len(ds.train_y))
-    elif opts.epochs is not None:
-        recipe = recipe.with_(epochs=opts.epochs)
+    recipe, device, ds, model, shape, fwd, d = prepare(recipes.get(opts.recipe), opts.device, opts.data_dir,
+                                                       opts.smoke, opts.epochs)
     out = Path(opts.out) if opts.out else Path("runs") / f"speedrun-{recipe.name}"
-    model = zoo.get(recipe.model, **recipe.model_options)
-    shape = (ds.train_x.shape[3], ds.train_x.shape[1], ds.train_x.shape[2])
-    fwd = forward_cost(model.spec, shape)
-
-    d = DeviceData.from_dataset(ds, device)
     if device.startswith("cuda"):
-        torch.backends.cudnn.benchmark = True
         torch.cuda.synchronize()
     probe = matmul_probe(device)
     trainer = Trainer(recipe, model.spec, d, device)
