@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU measurements of `cnncost-train speedrun` (issue 4), in stages, one call of the device tool each:
+# GPU measurements of `cnncost-train speedrun`, in stages, one call of the device tool each:
 #
 #   bash benchmarks/gpu_speedrun.sh setup smoke sweep davidnet   # call 2 (after the data's part 1)
 #   bash benchmarks/gpu_speedrun.sh final                         # call 3, machine still warm

@@ -22,7 +22,20 @@ ACTIVATION_FLOPS = {
     "hardsigmoid": 3,  # add, clamp (2)
     "softmax": 3,      # exp, add into the sum, divide
     "identity": 0,
+    "log_softmax": 3,  # exp, add into the sum, subtract (the log of the sum is per row)
 }
+
+#: elementwise functions of one tensor (spec.UNARY) and binary operations (spec.BINARY): 1 each,
+#: a clamp 2 (two compares); transcendental functions count 1, a convention, not a cost on a device
+FUNCTION_FLOPS = {**{fn: 1 for fn in ("exp", "log", "sqrt", "rsqrt", "reciprocal", "abs", "neg", "sin", "cos",
+                                      "erf", "square", "pow", "floor", "ceil", "round", "sign", "add", "sub",
+                                      "mul", "div", "maximum", "minimum", "atan2", "eq", "lt", "gt", "where")},
+                  "clamp": 2}
+
+#: reductions per input element: one add or compare; var/std 3 (subtract the mean, square, add),
+#: norm 2 (square, add), logsumexp 2 (exp, add)
+REDUCTION_FLOPS = {"sum": 1, "mean": 1, "amax": 1, "amin": 1, "prod": 1, "var": 3, "std": 3, "norm": 2,
+                   "logsumexp": 2, "argmax": 1, "argmin": 1, "all": 1, "any": 1, "topk": 1}
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,8 @@ class Convention:
     per_mac: int
     per_op: dict          # category -> FLOPs per counted unit; a category not listed costs 0
     activation_kinds: frozenset | None = None  # layer kinds whose outputs count as activations; None = all
+    skip_kinds: frozenset = frozenset()  # layer kinds the counter has no handler for: 0 FLOPs, MACs and all
+    skip_marks: frozenset = frozenset()  # op categories that mark a row the counter does not see (0 FLOPs)
 
     def flops(self, macs, ops: dict):
         total = self.per_mac * macs
@@ -40,6 +55,9 @@ class Convention:
             if weight:
                 total = total + weight * count
         return total
+
+    def counts_flops(self, kind: str, ops: dict = {}) -> bool:
+        return kind not in self.skip_kinds and not self.skip_marks.intersection(ops)
 
     def counts_activations(self, kind: str) -> bool:
         return self.activation_kinds is None or kind in self.activation_kinds
@@ -58,19 +76,34 @@ CNNCOST = Convention(
     per_mac=2,
     per_op={"bias": 1, "max_cmp": 1, "avg_ops": 1, "adaptive_avg": 1, "adaptive_max": 1,
             "bn_affine": 2, "bn_plain": 2, "lrn": 1, "add": 1, "scale": 1,
-            "mul": 1, "mean": 1, "ln_affine": 7, "ln_plain": 5,
-            **{f"act:{fn}": n for fn, n in ACTIVATION_FLOPS.items()}},
+            "mul": 1, "mean": 1, "ln_affine": 7, "ln_plain": 5, "in_affine": 7, "in_plain": 5,
+            "gn_affine": 7, "gn_plain": 5, "interp_taps": 2,
+            **{f"act:{fn}": n for fn, n in ACTIVATION_FLOPS.items()},
+            **{f"fn:{fn}": n for fn, n in FUNCTION_FLOPS.items()},
+            **{f"reduce:{op}": n for op, n in REDUCTION_FLOPS.items()}},
 )
 
 FVCORE = Convention(
     name="fvcore",
     summary="fvcore's FlopCountAnalysis: 1 per fused multiply-add; batch norm (eval) 2 per element "
-            "with affine, 1 without; adaptive average pooling 1 per input element; the rest ignored",
+            "with affine, 1 without; layer, group and instance norm 5 (4 without affine); adaptive average "
+            "pooling 1 per input element; nearest/bilinear 2-D upsampling 1/4 per output; the rest ignored",
     per_mac=1,
     per_op={"adaptive_avg_input": 1, "bn_affine": 2, "bn_plain": 1,
             # aten::layer_norm: 5 per input element with a weight, 4 without (fvcore jit_handles.norm_flop_counter)
-            "ln_affine": 5, "ln_plain": 4},
-    activation_kinds=frozenset({"conv", "fc"}),
+            "ln_affine": 5, "ln_plain": 4,
+            # aten::group_norm and aten::instance_norm: the same norm_flop_counter
+            "gn_affine": 5, "gn_plain": 4, "in_affine": 5, "in_plain": 4,
+            # aten::upsample_nearest2d: 1 per output element; aten::upsample_bilinear2d: 4 (other modes: no handler)
+            "upsample_nearest2d": 1, "upsample_bilinear2d": 4,
+            # MultiheadAttention without weights runs aten::scaled_dot_product_attention: its products uncounted
+            "sdpa_macs": -1},
+    activation_kinds=frozenset({"conv", "conv1d", "conv3d", "convtranspose1d", "convtranspose2d", "convtranspose3d",
+                                "fc", "matmul", "addmm", "einsum"}),
+    # no handler for aten::rnn_tanh/rnn_relu/lstm/gru or aten::scaled_dot_product_attention: fvcore counts 0
+    skip_kinds=frozenset({"rnn", "lstm", "gru", "sdpa"}),
+    # a convolution with padding='same' or 'valid' traces as aten::_convolution_mode: no handler
+    skip_marks=frozenset({"padding_string"}),
 )
 
 MACS = Convention(
@@ -80,7 +113,16 @@ MACS = Convention(
     per_op={},
 )
 
-CONVENTIONS = {c.name: c for c in (CNNCOST, FVCORE, MACS)}
+TORCH = Convention(
+    name="torch",
+    summary="torch.utils.flop_counter.FlopCounterMode: 2 FLOPs per MAC of convolutions (transposed too), "
+            "matrix products (mm, addmm, bmm, baddbmm, as matmul, linear, einsum, attention and recurrent "
+            "layers decompose) and attention's two products; bias adds and every other op 0",
+    per_mac=2,
+    per_op={},
+)
+
+CONVENTIONS = {c.name: c for c in (CNNCOST, FVCORE, MACS, TORCH)}
 
 
 def get(name: str) -> Convention:

@@ -39,6 +39,10 @@ class Row:
     work: dict = field(default_factory=dict)
     known: bool = True
     elements: object = 0   # output elements for the batch, whatever the convention counts
+    inputs: tuple = ()     # indices of the rows whose outputs this row reads; -1 = the network input
+    layer: object = field(default=None, compare=False)  # the spec layer, for rules beyond the forward count
+    members: tuple = ()    # folded rows: the names of the modules this row holds (cnncost.fold)
+    train: dict = field(default_factory=dict, compare=False)  # backward FLOPs and saved bytes (cnncost.training)
 
     @property
     def params(self):
@@ -64,6 +68,8 @@ class Report:
     total: dict
     memory: dict
     unknown: dict = field(default_factory=dict)   # op name -> count, for ops no rule knows
+    folded: bool = False   # activation/dropout/flatten rows merged into the layer they follow
+    training: dict = field(default_factory=dict)  # one training step's totals (cnncost.training), if asked
 
     @property
     def complete(self) -> bool:

@@ -168,7 +168,9 @@ def format_input(shape: tuple) -> str:
 
 
 def exact(x) -> str:
-    """3211264 -> '3,211,264'; expressions as sympy prints them."""
+    """3211264 -> '3,211,264'; expressions as sympy prints them; None (unknown) -> '?'."""
+    if x is None:
+        return "?"
     if isinstance(x, Fraction):
         return str(x) if x.denominator != 1 else f"{int(x):,}"
     if is_concrete(x):

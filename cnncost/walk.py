@@ -27,6 +27,7 @@ from cnncost.sizes import add, equal, exact, format_input, half, is_concrete, nu
 class _State:
     shape: tuple
     rf: tuple  # (RF h, RF w)
+    src: int = -1  # index of the row whose output this is; -1 = the network input
 
 
 class Namer:
@@ -78,25 +79,28 @@ class _Walk:
     def layer(self, layer, state: _State, prefix: str, depth: int, who: str | None = None) -> _State:
         kind = rules.kind(layer)
         who = who or self.name(layer, prefix, kind)
-        c = rules.cost(layer, state.shape, who)
-        rf = state.rf if c.window is None else tuple(_through(a, c.window, i) for i, a in enumerate(state.rf))
-        self.emit(who, kind, depth, state.shape, c.out, c.weights, c.biases, c.macs, c.ops, rf, c.work)
-        return _State(c.out, rf)
+        c = rules.cost(layer, (state.shape,) if spec.takes_many(layer) else state.shape, who)
+        rf = _apply(state.rf, c.window)
+        self.emit(who, kind, depth, state.shape, c.out, c.weights, c.biases, c.macs, c.ops, rf, c.work, (state.src,), layer)
+        return _State(c.out, rf, len(self.rows) - 1)
 
-    def emit(self, name, kind, depth, in_shape, out, weights, biases, macs, ops, rf, work):
+    def emit(self, name, kind, depth, in_shape, out, weights, biases, macs, ops, rf, work, inputs=(), layer=None):
         conv = self.convention
         elements = numel_of(out) * self.batch
-        flops = conv.flops(macs, ops) * self.batch
+        counted = conv.counts_flops(kind, ops)
+        flops = conv.flops(macs, ops) * self.batch if counted else 0
         macs_b = macs * self.batch
         work = dict(work)
-        if macs or any(conv.per_op.get(k) for k in ops):
+        if not counted:
+            work["flops"] = f"0 ({conv.name} does not count this {kind})"
+        elif macs or any(conv.per_op.get(k) for k in ops):
             batch = f" x batch {self.batch}" if self.batch != 1 else ""
             work["flops"] = f"{conv.flops_work(macs, ops)}{batch} = {exact(flops)}"
         self.rows.append(Row(
             name=name, kind=kind, depth=depth, input_shape=tuple(in_shape), output_shape=tuple(out),
             weights=weights, biases=biases,
             activations=elements if conv.counts_activations(kind) else 0,
-            macs=macs_b, flops=flops, rf=rf, work=work, elements=elements))
+            macs=macs_b, flops=flops, rf=rf, work=work, elements=elements, inputs=tuple(inputs), layer=layer))
 
     def concat(self, node: spec.Concat, state: _State, prefix: str, depth: int) -> _State:
         who = self.name(node, prefix, "concat")
@@ -111,8 +115,8 @@ class _Walk:
                 raise CostError(f"{who}: branches give different spatial sizes ({shapes}); cannot concatenate")
         out = (add(*[o.shape[0] for o in outs]), *spatial)
         rf = _union([o.rf for o in outs])
-        self.emit(who, "concat", depth, state.shape, out, 0, 0, 0, {}, rf, {})
-        return _State(out, rf)
+        self.emit(who, "concat", depth, state.shape, out, 0, 0, 0, {}, rf, {}, tuple(o.src for o in outs))
+        return _State(out, rf, len(self.rows) - 1)
 
     def residual(self, node: spec.Residual, state: _State, prefix: str, depth: int) -> _State:
         who = self.name(node, prefix, "block")
@@ -124,8 +128,8 @@ class _Walk:
         rf = _union([body.rf, short.rf])
         n = numel_of(body.shape)
         self.emit(f"{who}.add", "add", depth + 1, body.shape, body.shape, 0, 0, 0, {"add": n}, rf,
-                  {"add": f"{exact(n)} additions"})
-        return _State(body.shape, rf)
+                  {"add": f"{exact(n)} additions"}, (body.src, short.src))
+        return _State(body.shape, rf, len(self.rows) - 1)
 
     def graph(self, node: spec.Graph, state: _State, prefix: str, depth: int) -> _State:
         """Nodes in order; each reads the states of the nodes it names.  Row name = prefix + node name."""
@@ -137,7 +141,7 @@ class _Walk:
             who, op = f"{inner}{n.name}", n.op
             if isinstance(op, spec.Param):
                 c = rules.cost(op, (), who)
-                out = _State(c.out, (NONE, NONE))
+                out = _State(c.out, (NONE, NONE), len(self.rows))
                 self.rows.append(Row(name=who, kind="param", depth=depth, input_shape=(), output_shape=c.out,
                                      weights=c.weights, biases=0, activations=0, macs=0, flops=0,
                                      rf=out.rf, work=c.work, elements=0))
@@ -158,9 +162,13 @@ class _Walk:
 
     def merge(self, op, ins: list, who: str, depth: int) -> _State:
         c = rules.cost(op, tuple(s.shape for s in ins), who)
-        rf = _union(_merge_fields(ins, c.out))
-        self.emit(who, rules.kind(op), depth, ins[0].shape, c.out, 0, 0, 0, c.ops, rf, c.work)
-        return _State(c.out, rf)
+        window = c.window
+        if isinstance(op, (spec.MatMul, spec.AddMatMul)) and ins[-1].rf == (NONE, NONE):
+            window = None   # a product with a learned matrix mixes only the contracted axis, as Linear
+        rf = _apply(_union(_merge_fields(ins, c.out)), window)
+        self.emit(who, rules.kind(op), depth, ins[0].shape, c.out, c.weights, c.biases, c.macs, c.ops, rf, c.work,
+                  tuple(s.src for s in ins), op)
+        return _State(c.out, rf, len(self.rows) - 1)
 
     def opaque(self, node: spec.Opaque, state: _State, prefix: str, depth: int, who: str | None = None) -> _State:
         who = who or self.name(node, prefix, node.op)
@@ -168,13 +176,32 @@ class _Walk:
         self.unknown[node.op] += 1
         self.rows.append(Row(name=who, kind=node.op, depth=depth, input_shape=state.shape, output_shape=out,
                              weights=None, biases=None, activations=None, macs=None, flops=None,
-                             rf=state.rf, known=False, elements=numel_of(out) * self.batch,
-                             work={"note": f"no rule for {node.op}: cost unknown"}))
-        return _State(out, state.rf)
+                             rf=(UNKNOWN, UNKNOWN), known=False, elements=numel_of(out) * self.batch,
+                             work={"note": f"no rule for {node.op}: cost and receptive field unknown"},
+                             inputs=(state.src,)))
+        return _State(out, (UNKNOWN, UNKNOWN), len(self.rows) - 1)
 
 
 #: the field of something that reads no input pixel (a parameter)
 NONE = RF(size=0)
+#: the field after an op whose window is not known: shown as '?', never passed through
+UNKNOWN = RF(size=None, jump=None, start=None)
+
+
+def _unknown(rf: RF) -> bool:
+    return rf.size is None
+
+
+def _apply(rf: tuple, window) -> tuple:
+    """The (h, w) field after a window: its last two axes act on (H, W), a 1-axis window on W."""
+    if window is None:
+        return rf
+    if window.unknown:
+        return (UNKNOWN, UNKNOWN)
+    n = len(window.kernel)
+    if n == 1:
+        return rf[0], _through(rf[1], window, 0)
+    return _through(rf[0], window, n - 2), _through(rf[1], window, n - 1)
 
 
 def _merge_fields(ins: list, out: tuple) -> list:
@@ -191,6 +218,8 @@ def _merge_fields(ins: list, out: tuple) -> list:
             continue
         spread_of = [len(s.shape) >= -dim and is_concrete(s.shape[dim]) and s.shape[dim] == 1 or len(s.shape) < -dim
                      for s in ins]
+        if any(_unknown(s.rf[axis]) for s in ins):
+            continue
         moving = [s.rf[axis].jump for s, b in zip(ins, spread_of) if not b and s.rf[axis].size != 0]
         if not moving:
             continue
@@ -205,11 +234,11 @@ def _merge_fields(ins: list, out: tuple) -> list:
 
 
 def _through(rf: RF, w: rules.Window, axis: int) -> RF:
-    if is_concrete(rf.size) and rf.size == 0:
+    if _unknown(rf) or (is_concrete(rf.size) and rf.size == 0):
         return rf
     span_minus_1 = w.dilation[axis] * (w.kernel[axis] - 1)
-    return RF(size=rf.size + span_minus_1 * rf.jump,
-              jump=rf.jump * w.stride[axis],
+    return RF(size=tidy(rf.size + span_minus_1 * rf.jump),
+              jump=tidy(rf.jump * w.stride[axis]),
               start=add(rf.start, (half(span_minus_1) if is_concrete(span_minus_1) else span_minus_1 / 2) * rf.jump,
                         -w.pad[axis] * rf.jump))
 
@@ -218,6 +247,9 @@ def _union(fields: list) -> tuple:
     """Per axis, the smallest field covering every branch's field (centre start, half-width (size-1)/2)."""
     out = []
     for axis in range(2):
+        if any(_unknown(f[axis]) for f in fields):
+            out.append(UNKNOWN)
+            continue
         items = [f[axis] for f in fields if not (is_concrete(f[axis].size) and f[axis].size == 0)]
         if not items:
             out.append(NONE)

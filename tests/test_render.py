@@ -9,7 +9,7 @@ import pytest
 from cnncost import analyze
 from cnncost.errors import CostError
 from cnncost.render import render
-from cnncost.render.format import count, jsonable, nbytes, rf, shape
+from cnncost.render.format import COLUMNS, count, jsonable, nbytes, rf, shape, short
 from cnncost.render.markdown import cell
 from cnncost.render.text import grid
 from cnncost.spec import Activation, Conv2d, Flatten, Linear, MaxPool2d, Opaque, seq
@@ -37,7 +37,7 @@ def report(**kw):
 
 def test_count_puts_human_units_beside_exact_integers():
     assert count(3211264) == "3,211,264 (3.2M)"
-    assert count(143652544) == "143,652,544 (144M)"
+    assert count(143652544) == "143,652,544 (143.7M)"
     assert count(1728) == "1,728"
     assert count(0) == "0"
     assert count(None) == "?"
@@ -82,9 +82,12 @@ def test_no_bias_counts_weights_only_in_rows_and_total():
     assert d["params_include_biases"] is False
     assert d["total"]["params"] == WEIGHTS
     assert all(layer["params"] == layer["weights"] for layer in d["layers"])
-    text = render(report(), "rich", no_bias=True, color=False)
-    assert "params (no biases)" in text and "params without biases" in text.splitlines()[0]
-    assert "biases" not in text.splitlines()[2].replace("params (no biases)", "")
+    text = render(report(), "rich", no_bias=True, color=False, width=0)
+    assert "params without biases" in text.splitlines()[0]
+    header = text.splitlines()[2].split()
+    assert "weights" in header and "biases" not in header and "params" not in header
+    total = next(line for line in text.splitlines() if line.startswith("TOTAL"))
+    assert f"{WEIGHTS:,}" in total and f"{WEIGHTS + BIASES:,}" not in total
 
 
 def test_batch_multiplies_per_sample_costs_not_parameters():
@@ -102,7 +105,7 @@ def test_csv_rows_parse_back_to_exact_integers():
 
 
 def test_rich_table_has_every_row_a_total_and_the_footer():
-    text = render(report(), "rich", color=False)
+    text = render(report(), "rich", color=False, width=0)
     lines = text.splitlines()
     assert lines[0].startswith("small: input 8x8x3, batch 1")
     for name in ("conv1", "relu1", "pool1", "conv2", "fc"):
@@ -128,7 +131,7 @@ def test_show_work_puts_the_rules_arithmetic_under_each_row():
 
 def test_unknown_ops_show_as_question_marks_never_zero():
     r = analyze(seq(Conv2d(4, 3, name="conv"), Opaque("aten::weird", name="weird"), Flatten(name="flat")), (3, 5, 5))
-    text = render(r, "rich", color=False)
+    text = render(r, "rich", color=False, width=0)
     weird = next(line for line in text.splitlines() if line.startswith("weird"))
     assert weird.count("?") >= 6 and " 0 " not in weird
     assert "incomplete: 1 unknown ops (aten::weird x1)" in text
@@ -161,13 +164,87 @@ def test_markdown_escapes_pipes_and_keeps_one_line_per_row():
 
 
 def test_grid_aligns_numbers_right_and_splits_multiline_cells():
-    lines = grid(["a", "n"], [["x", "1"], ["yy", "100\n2"]], right={1})
-    assert lines[0] == "a    " + "  n"
-    assert lines[2] == "x      " + "1"
-    assert lines[3] == "yy   100"
-    assert lines[4] == "       2"
+    lines = grid(["a", "n"], [["x", "1"], ["yy", "100\n2"]], right={1}, width=0)
+    assert lines[0] == "a   " + "  n"
+    assert lines[2] == "x     " + "1"
+    assert lines[3] == "yy  100"
+    assert lines[4] == "      2"
 
 
 def test_unknown_format_is_an_error():
     with pytest.raises(CostError, match="unknown format 'xml'"):
         render(report(), "xml")
+
+
+# --- human units and huge numbers ------------------------------------------------------------------
+
+
+def test_short_forms_are_human_units_then_exponents():
+    assert short(999) == "999" and short(36_864) == "36.9K" and short(3_211_264) == "3.2M"
+    assert short(143_667_240) == "143.7M" and short(19_632_062_464) == "19.6G"
+    assert short(999_960) == "1.0M"                   # rounds up into the next unit, not '1000.0K'
+    assert short(2 * 10 ** 12) == "2.0T"
+    assert short(3_908_479_999_529 * 10 ** 15) == "3.9e27"   # not '(3908479999529P)'
+    assert short(3 ** 10000) == "1.6e4771"            # 3^10000 = 10^(10000*log10 3) = 10^4771.2
+    assert short(None) == "?"
+
+
+def test_huge_memory_is_an_exponent_not_quadrillions_of_gib():
+    assert nbytes(5 * 2 ** 50) == "5.00 PiB"
+    assert nbytes(2 ** 60) == "1.15e18 B"             # 1,152,921,504,606,846,976 bytes
+    text = nbytes(76_293_945_263_671_872 * 2 ** 30)   # the '76293945263671872.00 GiB'
+    assert text == "8.19e25 B"                        # 7.63e16 * 1.07e9 = 8.19e25
+
+
+# --- fitting the terminal --------------------------------------------------------------------------
+
+
+def vgg19_report():
+    from cnncost.resolve import analyze as by_name
+    return by_name("vgg19")
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 100, 132])
+def test_rich_table_fits_the_terminal(width):
+    text = render(vgg19_report(), "rich", color=False, width=width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert "conv5_4" in text and "TOTAL" in text
+
+
+def test_narrow_terminals_drop_columns_by_priority_and_say_so():
+    full = render(vgg19_report(), "rich", color=False, width=0)
+    assert "weights" in full.splitlines()[2] and "(not shown" not in full
+    narrow = render(vgg19_report(), "rich", color=False, width=80)
+    header = narrow.splitlines()[2].split()
+    assert "weights" not in header and "biases" not in header       # folded into params
+    assert {"layer", "params", "FLOPs"} <= set(header)
+    assert "not shown, too narrow a terminal: weights, biases" in narrow
+    by_priority = sorted((c for c in COLUMNS if c.priority), key=lambda c: -c.priority)
+    assert [c.key for c in by_priority[:2]] == ["biases", "weights"]
+
+
+def test_shortened_counts_keep_the_exact_totals_on_screen():
+    narrow = render(vgg19_report(), "rich", color=False, width=80)
+    assert "143.7M" in narrow                            # params in human units
+    exact = " ".join(narrow.split())                     # the exact line may wrap
+    # VGG19: 143,667,240 parameters and 19,632,062,464 MACs (hand arithmetic in tests/test_cli.py)
+    assert "params 143,667,240" in exact and "MACs 19,632,062,464" in exact
+
+
+def test_show_work_lines_wrap_to_the_terminal():
+    text = render(report(), "rich", show_work=True, color=False, width=60)
+    assert max(len(line) for line in text.splitlines()) <= 60
+    assert "(3*3*8)*16 = 1,152" in " ".join(text.split())
+
+
+def test_memory_of_an_incomplete_model_is_a_lower_bound():
+    r = analyze(seq(Conv2d(4, 3, name="conv"), Opaque("aten::weird", name="weird"), Flatten(name="flat")), (3, 5, 5))
+    text = render(r, "rich", color=False, width=0)
+    memory = next(line for line in text.splitlines() if line.startswith("memory"))
+    assert memory.endswith("+ ?")                    # parameters: at least the conv's
+    rows = list(csv.DictReader(io.StringIO(render(r, "csv"))))
+    assert rows[-1]["name"] == "TOTAL" and rows[-1]["complete"] == "false"
+    assert next(x for x in rows if x["name"] == "weird")["complete"] == "false"
+    assert rows[0]["complete"] == "true"
+    d = json.loads(render(r, "json"))
+    assert d["total"]["complete"] is False and d["memory"]["complete"] is False

@@ -42,15 +42,24 @@ def test_compare_explains_uncalled_auxiliary_classifiers():
 
 
 def test_compare_lists_unknown_ops(tmp_path):
+    path = tmp_path / "shuffle.py"
+    path.write_text("import torch.nn as nn\n\nclass Shuffle(nn.Sequential):\n    def __init__(self):\n"
+                    "        super().__init__(nn.Conv2d(3, 4, 3), nn.PixelShuffle(2))\n")
+    c = compare(f"{path}:Shuffle", (3, 8, 8))
+    assert c.unknown == {"aten.pixel_shuffle": 1}
+    line = next(line for line in c.lines if line.path == "1")
+    assert line.ours["flops"] is None and line.theirs["flops"] == 0    # fvcore has no pixel_shuffle handler
+    assert "no rule for (aten.pixel_shuffle)" in line.reason and UNEXPLAINED not in line.reason
+    assert "unknown" in render(c, "markdown")
+
+
+def test_compare_upsample_agrees_with_fvcore(tmp_path):
     path = tmp_path / "up.py"
     path.write_text("import torch.nn as nn\n\nclass Up(nn.Sequential):\n    def __init__(self):\n"
                     "        super().__init__(nn.Conv2d(3, 4, 3), nn.Upsample(scale_factor=2))\n")
     c = compare(f"{path}:Up", (3, 8, 8))
-    assert c.unknown == {"Upsample": 1}
     up = next(line for line in c.lines if line.path == "1")
-    assert up.ours["flops"] is None and up.theirs["flops"] == 4 * 12 * 12   # fvcore: 1 per upsampled output
-    assert "no rule for (Upsample)" in up.reason and UNEXPLAINED not in up.reason
-    assert "unknown" in render(c, "markdown")
+    assert up.same and up.theirs["flops"] == 4 * 12 * 12     # fvcore: 1 per nearest-upsampled output
 
 
 def test_compare_needs_a_numeric_input():

@@ -1,4 +1,4 @@
-"""Issue 3, item 5: random stacks of conv / pool / linear layers, made directly in PyTorch (not by
+"""Random stacks of conv / pool / linear layers, made directly in PyTorch (not by
 cnncost's builder) and described to the calculator as the same spec.
 
 Valid stacks: parameters equal sum(p.numel()), every row's shape equals a forward hook's, FLOPs and

@@ -1,4 +1,4 @@
-"""Issue 3, item 4: the calculator's counts on real PyTorch models against independent measurements.
+"""The calculator's counts on real PyTorch models against independent measurements.
 
 For the torchvision models (read by cnncost.torch.read, at 224x224, inception_v3 at 299x299) and the
 zoo's CIFAR models (built by cnncost.torch.build, at 32x32):

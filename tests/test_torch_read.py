@@ -143,54 +143,64 @@ def test_module_called_twice_counts_parameters_once():
     assert rep.rows[1].macs == rep.rows[0].macs == 36 * 4 * 36
 
 
-def test_unknown_ops_are_listed_and_never_zero():
-    class Odd(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.up = nn.Upsample(scale_factor=2)
-            self.conv = nn.Conv2d(3, 4, 3)
+class Odd(nn.Module):
+    """A cumulative sum between two convolutions: no rule knows aten.cumsum."""
 
-        def forward(self, x):
-            return self.conv(torch.roll(self.up(x), 1, 2))
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3)
+        self.conv2 = nn.Conv2d(4, 2, 1)
 
+    def forward(self, x):
+        return self.conv2(torch.cumsum(self.conv1(x), dim=2))
+
+
+def test_unknown_ops_are_their_own_rows_and_never_zero():
     r = read_module(Odd(), (3, 5, 5))
     rep = analyze(r.spec, (3, 5, 5))
-    assert rep.unknown == {"Upsample": 1, "roll": 1} and not rep.complete
-    odd = [row for row in rep.rows if not row.known]
-    assert all(row.flops is None and row.params is None for row in odd)
-    assert rep.rows[-1].output_shape == (4, 8, 8)      # the conv after them sees the real 10x10
+    assert r.method == "run"                      # fx met an op it cannot map: the run reads it
+    assert rep.unknown == {"aten.cumsum": 1} and not rep.complete
+    by = {row.name: row for row in rep.rows}
+    assert by["cumsum"].kind == "aten.cumsum" and not by["cumsum"].known
+    assert by["cumsum"].flops is None and by["cumsum"].params is None and by["cumsum"].output_shape == (4, 3, 3)
+    # the neighbours keep their own counts: 3*3*3*4 + 4 and 4*2 + 2 parameters (hand arithmetic)
+    assert (by["conv1"].params, by["conv2"].params) == (3 * 9 * 4 + 4, 4 * 2 + 2)
+    assert rep.total["output_shape"] == (2, 3, 3)
+    fx = read_module(Odd(), (3, 5, 5), method="fx")         # fx names it too, by function
+    assert analyze(fx.spec, (3, 5, 5)).unknown == {"cumsum": 1}
 
 
-def test_untraceable_module_falls_back_on_hooks():
-    class Branchy(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.a = nn.Conv2d(3, 4, 3, padding=1)
-            self.b = nn.Conv2d(4, 4, 3, padding=1)
-            self.fc = nn.Linear(4, 2)
+class Branchy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(4, 4, 3, padding=1)
+        self.fc = nn.Linear(4, 2)
 
-        def forward(self, x):
-            y = self.a(x)
-            if y.sum() > 0:                 # data-dependent: fx cannot trace this
-                y = y + 1
-            return self.fc(self.b(y).mean((2, 3)))
+    def forward(self, x):
+        y = self.a(x)
+        if y.sum() > 0:                 # data-dependent: fx cannot trace this, meta tensors cannot run it
+            y = y + 1
+        return self.fc(self.b(y).mean((2, 3)))
 
+
+def test_data_dependent_model_is_read_as_it_runs_the_same_every_time():
     m = Branchy()
     r = read_module(m, (3, 8, 8))
-    assert r.method == "hooks" and "fx cannot trace" in r.notes
+    assert r.method == "run" and "CPU tensors" in r.notes
     rep = analyze(r.spec, (3, 8, 8))
-    assert rep.total["params"] is not None
-    assert sum(row.params or 0 for row in rep.rows) == sum(p.numel() for p in m.parameters())
-    assert rep.unknown.get("between modules", 0) >= 1            # the mean, maybe the add
-    assert [row.name for row in rep.rows if row.known] == ["a", "b", "fc"]
+    assert rep.complete and rep.total["params"] == sum(p.numel() for p in m.parameters())
+    assert [row.name for row in rep.rows if row.kind in ("conv", "fc")] == ["a", "b", "fc"]
     assert rep.rows[-1].output_shape == (2,)
+    again = analyze(read_module(m, (3, 8, 8)).spec, (3, 8, 8))
+    assert [(row.name, row.flops) for row in again.rows] == [(row.name, row.flops) for row in rep.rows]
 
 
-def test_forward_hooks_make_the_reader_use_hooks():
+def test_forward_hooks_make_the_reader_run_the_model():
     m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
     m[0].register_forward_hook(lambda mod, args, out: out * 2)
     r = read_module(m, (3, 5, 5))
-    assert r.method == "hooks" and "forward hooks" in r.notes
+    assert r.method == "run" and "forward hooks" in r.notes
     rep = analyze(r.spec, (3, 5, 5))
     assert rep.total["params"] == 3 * 9 * 4 + 4 and rep.total["output_shape"] == (4, 3, 3)
 
@@ -261,7 +271,7 @@ def test_cli_table_of_a_file_model_lists_unknown_ops(tmp_path):
                     "        super().__init__(nn.Conv2d(3, 4, 3), nn.PixelShuffle(2), nn.Conv2d(1, 2, 1))\n")
     code, out, err = cli("table", f"{path}:Odd", "--input", "8x8x3")
     assert code == 0, err
-    assert "PixelShuffle" in out and "unknown" in out.lower()
+    assert "pixel_shuffle" in out and "unknown" in out.lower()
 
 
 def test_cli_table_torchvision_resnet18():

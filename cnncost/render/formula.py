@@ -6,8 +6,8 @@ input and must equal the numeric run, which the output shows ("agrees").
 """
 from __future__ import annotations
 
-from cnncost.render.format import exact, jsonable, rf as rf_text, shape
-from cnncost.sizes import evaluate, is_concrete
+from cnncost.render.format import Num, jsonable, rf as rf_text, shape
+from cnncost.sizes import evaluate, exact, is_concrete
 
 QUANTITIES = (("params", "params"), ("weights", "weights"), ("biases", "biases"),
               ("activations", "activations"), ("macs", "MACs"), ("flops", "FLOPs"),
@@ -20,10 +20,13 @@ def _at(x, values: dict):
     return evaluate(x, values)
 
 
-def closed_forms(model: str, channels: str | None = None, *, convention: str = "cnncost") -> dict:
+def closed_forms(model: str, channels: str | None = None, *, convention: str = "cnncost",
+                 options: dict | None = None) -> dict:
     from cnncost.resolve import analyze, resolve
     from cnncost.sizes import parse_size, symbol
-    default = resolve(model).input_shape
+    options = options or {}
+    resolved = resolve(model, **options)
+    default = resolved.input_shape
     if len(default) == 3:
         c = parse_size(channels, "--channels") if channels is not None else default[0]
         sym_input = (c, symbol("H"), symbol("W"))
@@ -33,15 +36,15 @@ def closed_forms(model: str, channels: str | None = None, *, convention: str = "
             values[str(c)] = default[0]
     else:
         sym_input, values, num_input = (symbol("F"),), {"F": default[0]}, default
-    sym = analyze(model, sym_input, convention=convention)
-    num = analyze(model, num_input, convention=convention)
+    sym = analyze(model, sym_input, convention=convention, **options)
+    num = analyze(model, num_input, convention=convention, **options)
     rows = []
     for key, label in QUANTITIES:
         form = sym.total[key]
         at = _at(form, values)
         rows.append({"quantity": key, "label": label, "formula": form, "at_default": at,
                      "numeric": num.total[key], "agrees": _same(at, num.total[key])})
-    return {"model": model, "input": sym_input, "default_input": num_input, "convention": sym.convention,
+    return {"model": resolved.label or model, "input": sym_input, "default_input": num_input, "convention": sym.convention,
             "rows": rows}
 
 
@@ -52,15 +55,23 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def _text(key, x) -> str:
+def _text(key, x, fmt: str = "rich"):
+    """A cell: shapes as HxWxC, counts as Num (plain exact value in CSV), expressions as text."""
     if key == "output_shape":
         return shape(x)
     if key == "rf":
         return rf_text(x)
-    return exact(x)
+    return Num(x) if is_concrete(x) else str(x)
 
 
-def render(result: dict, fmt: str) -> str:
+def _closed(key, x, fmt: str) -> str:
+    """A closed form: a constant stays exact ('11,689,512'; plain in CSV) however narrow the terminal."""
+    if key in ("output_shape", "rf") or not is_concrete(x):
+        return str(_text(key, x))
+    return str(x) if fmt == "csv" else exact(x)
+
+
+def render(result: dict, fmt: str, width: int | None = None) -> str:
     if fmt == "json":
         from cnncost.render.json import dumps
         return dumps({"model": result["model"], "input": shape(result["input"]),
@@ -70,9 +81,10 @@ def render(result: dict, fmt: str) -> str:
                       "agrees": all(r["agrees"] for r in result["rows"])})
     from cnncost.render.simple import render as table
     default = shape(result["default_input"])
-    rows = [[r["label"], _text(r["quantity"], r["formula"]), _text(r["quantity"], r["at_default"]),
+    rows = [[r["label"], _closed(r["quantity"], r["formula"], fmt), _text(r["quantity"], r["at_default"]),
              "yes" if r["agrees"] else "NO"] for r in result["rows"]]
     title = f"{result['model']}: closed forms for input {shape(result['input'])}, convention {result['convention']}"
     notes = ["floor(x) rounds down where a stride does not divide the size; activations, MACs and FLOPs are per sample",
              f"'agrees': the formula at {default} equals a separate numeric run on {default}"]
-    return table(fmt, title, ["quantity", "closed form", f"at {default}", "agrees"], rows, notes, right={2})
+    return table(fmt, title, ["quantity", "closed form", f"at {default}", "agrees"], rows, notes, right={2},
+                 wrap={1}, width=width)

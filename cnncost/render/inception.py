@@ -7,7 +7,7 @@ r3, r5 and pool_proj to the reduced one only.  Saving = naive / reduced.
 from __future__ import annotations
 
 from cnncost.errors import CostError
-from cnncost.render.format import count, jsonable, shape
+from cnncost.render.format import Num, count, jsonable, shape
 from cnncost.sizes import is_concrete
 
 NAIVE, REDUCED = "inception-naive", "inception-reduced"
@@ -74,7 +74,7 @@ def as_json(cmp: dict) -> dict:
     return out
 
 
-def render(cmp: dict, fmt: str) -> str:
+def render(cmp: dict, fmt: str, width: int | None = None) -> str:
     if fmt == "json":
         from cnncost.render.json import dumps
         return dumps(as_json(cmp))
@@ -83,11 +83,10 @@ def render(cmp: dict, fmt: str) -> str:
     rows = []
     for label, report in (("naive", naive), ("reduced", reduced)):
         for b in branches(report):
-            rows.append([label, b["branch"], shape(b["output_shape"]), count(b["params"]), count(b["macs"]),
-                         count(b["flops"])])
+            rows.append([label, b["branch"], shape(b["output_shape"]), Num(b["params"]), Num(b["macs"]),
+                         Num(b["flops"])])
         t = report.total
-        rows.append([label, "TOTAL", shape(t["output_shape"]), count(t["params"]), count(t["macs"]),
-                     count(t["flops"])])
+        rows.append([label, "TOTAL", shape(t["output_shape"]), Num(t["params"]), Num(t["macs"]), Num(t["flops"])])
     s = cmp["saving"]
     title = (f"inception module, input {shape(naive.input_shape)}: naive (Fig. 2a) vs 1x1 reductions (Fig. 2b), "
              f"convention {naive.convention}")
@@ -98,4 +97,4 @@ def render(cmp: dict, fmt: str) -> str:
              f"reduced output {shape(reduced.total['output_shape'])}",
              "source: Szegedy et al. 2015, Going Deeper with Convolutions, Figure 2"]
     return table(fmt, title, ["module", "branch", "output (HxWxC)", "params", "MACs", "FLOPs"], rows, notes,
-                 right={3, 4, 5})
+                 right={3, 4, 5}, width=width)

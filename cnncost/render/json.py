@@ -1,7 +1,10 @@
 """A Report as one JSON object: exact integers, expressions as strings, null for unknown costs.
 
     {"model", "input", "batch", "convention", "dtype", "params_include_biases",
-     "layers": [...], "total": {...}, "memory": {...}, "complete", "unknown"}
+     "layers": [...], "total": {..., "complete"}, "memory": {..., "complete"}, "complete", "unknown"}
+
+When `complete` is false some ops have no rule: their costs are null and every total (and memory
+figure) is the sum of the known rows only, a lower bound.
 """
 from __future__ import annotations
 
@@ -25,7 +28,14 @@ def layer(row, no_bias: bool = False) -> dict:
         "activations": jsonable(row.activations), "macs": jsonable(row.macs), "flops": jsonable(row.flops),
         "rf": jsonable(row.rf_size), "rf_detail": rf_detail(row.rf),
         "known": row.known, "work": dict(row.work),
+        "elements": jsonable(row.elements), "members": list(row.members or (row.name,)),
+        **{k: jsonable(v) for k, v in row.train.items()},
     }
+
+
+def _elements(rows):
+    from cnncost.sizes import add, tidy
+    return tidy(add(*[r.elements for r in rows if r.elements is not None])) if rows else 0
 
 
 def total(report, no_bias: bool = False) -> dict:
@@ -33,6 +43,12 @@ def total(report, no_bias: bool = False) -> dict:
     out = {k: jsonable(t[k]) for k in ("name", "output_shape", "weights", "biases", "activations", "macs", "flops", "rf")}
     out["params"] = jsonable(params_of(t, no_bias))
     out["output"] = shape(t["output_shape"])
+    out["complete"] = report.complete   # false: the sums leave out the unknown ops
+    out["elements"] = jsonable(t["elements"]) if "elements" in t else jsonable(_elements(report.rows))
+    for k in ("backward_flops", "grad_input_flops", "grad_weight_flops", "training_flops",
+              "saved_bytes", "peak_bytes"):
+        if k in t:
+            out[k] = jsonable(t[k])
     return out
 
 
@@ -43,8 +59,10 @@ def as_dict(report, *, no_bias: bool = False) -> dict:
         "params_include_biases": not no_bias,
         "layers": [layer(r, no_bias) for r in report.rows],
         "total": total(report, no_bias),
-        "memory": jsonable(report.memory),
+        "memory": {**jsonable(report.memory), "complete": report.complete},
         "complete": report.complete, "unknown": dict(report.unknown),
+        **({"training": jsonable({k: v for k, v in report.training.items() if k != "peak_candidates"})}
+           if report.training else {}),
     }
 
 

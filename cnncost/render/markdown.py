@@ -1,7 +1,7 @@
 """A View as a GitHub-flavoured Markdown table (layer names are dotted paths, so depth shows)."""
 from __future__ import annotations
 
-from cnncost.render.format import NUMERIC, View
+from cnncost.render.format import View
 
 
 def cell(text: str) -> str:
@@ -23,14 +23,14 @@ def table(header: list, rows: list, right: set | frozenset = frozenset()) -> str
 
 
 def render(v: View) -> str:
-    keys = [k for k, _ in v.columns]
-    right = {i for i, k in enumerate(keys) if k in NUMERIC}
+    keys = [c.key for c in v.columns]
+    right = {i for i, c in enumerate(v.columns) if c.numeric}
     rows = []
     for i, cells in enumerate(v.rows):
         rows.append([cells[k] for k in keys])
         if v.work and v.work[i]:
             rows.append([code(v.work[i][k]) if v.work[i].get(k) else "" for k in keys])
     rows.append([f"**{v.total[k]}**" if v.total[k] else "" for k in keys])
-    parts = [f"**{v.title}**", "", table([h for _, h in v.columns], rows, right), ""]
+    parts = [f"**{v.title}**", "", table([c.header for c in v.columns], rows, right), ""]
     parts += [f"- {line.strip()}" for line in v.notes + v.footer]
     return "\n".join(parts) + "\n"

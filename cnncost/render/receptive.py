@@ -5,7 +5,7 @@ Per layer (Araujo et al. 2019, Distill, eq. 1-3): size += d*(k-1)*jump, jump *= 
 """
 from __future__ import annotations
 
-from cnncost.render.format import jsonable, rf as rf_text, shape
+from cnncost.render.format import Num, digits, jsonable, rf as rf_text, shape
 from cnncost.sizes import exact, is_concrete
 
 #: a concrete stack up to this depth also lists its layers one by one
@@ -31,7 +31,7 @@ def stack(n_text: str, k_text: str, s_text: str = "1", d_text: str = "1") -> dic
     return result
 
 
-def stack_table(n_text, k_text, s_text, d_text, fmt: str) -> str:
+def stack_table(n_text, k_text, s_text, d_text, fmt: str, width: int | None = None) -> str:
     r = stack(n_text, k_text, s_text, d_text)
     if fmt == "json":
         from cnncost.render.json import dumps
@@ -40,16 +40,18 @@ def stack_table(n_text, k_text, s_text, d_text, fmt: str) -> str:
     n, k, s, d = (str(r[key]) for key in ("stack", "kernel", "stride", "dilation"))
     if fmt == "csv":  # one table: the result; the proof is in the other formats
         return render(fmt, "", ["stack", "kernel", "stride", "dilation", "rf"], [[n, k, s, d, str(r["rf"])]])
-    title = f"{n} stacked {k}x{k} layers, stride {s}, dilation {d}: receptive field {exact(r['rf'])}"
+    title = f"{n} stacked {k}x{k} layers, stride {s}, dilation {d}: receptive field {digits(r['rf'])}"
     if r["layers"]:
         out = render(fmt, title, ["layer", "RF", "jump"],
-                     [[str(x["layer"]), exact(x["rf"]), exact(x["jump"])] for x in r["layers"]], right={0, 1, 2})
+                     [[str(x["layer"]), Num(x["rf"]), Num(x["jump"])] for x in r["layers"]], right={0, 1, 2},
+                     width=width)
     else:
-        out = render(fmt, title, ["quantity", "value"], [["receptive field", exact(r["rf"])]])
+        out = render(fmt, title, ["quantity", "value"], [["receptive field", Num(r["rf"])]], right={1}, width=width)
     out += "\n" + render(fmt, "proof (sympy)", ["step", "statement", "checked expression", "verified"],
                          [[str(i), p["statement"], p["expression"], "yes" if p["verified"] else "NO"]
                           for i, p in enumerate(r["proof"], 1)],
-                         notes=["rule per layer: RF += d*(k-1)*jump, jump *= s (Araujo et al. 2019, Distill)"])
+                         notes=["rule per layer: RF += d*(k-1)*jump, jump *= s (Araujo et al. 2019, Distill)"],
+                         wrap={1, 2}, width=width)
     return out
 
 
@@ -71,9 +73,9 @@ def _axis_text(h, w) -> str:
     return a if a == b else f"{a} x {b}"
 
 
-def model_table(name: str, input_text: str | None, fmt: str) -> str:
+def model_table(name: str, input_text: str | None, fmt: str, width: int | None = None, options=None) -> str:
     from cnncost.resolve import analyze
-    report = analyze(name, input_text)
+    report = analyze(name, input_text, **(options or {}))
     if fmt == "json":
         from cnncost.render.json import dumps
         return dumps({"model": report.model, "input": shape(report.input_shape), "layers": model_rows(report),
@@ -87,4 +89,4 @@ def model_table(name: str, input_text: str | None, fmt: str) -> str:
              "size: input pixels one output sees; jump: input pixels between neighbouring outputs; start: centre of "
              "the first output's field (input pixel i at i; negative = in the padding)"]
     return render(fmt, title, ["layer", "kind", "output (HxWxC)", "RF size", "jump", "start"], rows, notes,
-                  right={3, 4, 5})
+                  right={3, 4, 5}, priority={1: 2, 5: 1}, width=width)

@@ -9,24 +9,28 @@ import csv
 import io
 
 
-def render(fmt: str, title: str, header: list, rows: list, notes: list = (), right: set = frozenset()) -> str:
-    """`right` holds the indices of right-aligned (numeric) columns."""
+def render(fmt: str, title: str, header: list, rows: list, notes: list = (), right: set = frozenset(), *,
+           priority: dict | None = None, wrap=frozenset(), width: int | None = None) -> str:
+    """`right` holds the indices of right-aligned (numeric) columns.  The terminal table fits
+    `width` (None: the terminal's, 0: no limit): columns in `wrap` wrap at spaces, and column i
+    is dropped when still too wide, highest `priority[i]` first.  CSV cells should be plain values
+    (exact numbers without separators), as callers pass them."""
     if fmt == "csv":
         buf = io.StringIO()
         out = csv.writer(buf, lineterminator="\n")
         out.writerow(header)
-        out.writerows(rows)
+        out.writerows([[getattr(c, "plain", c) for c in r] for r in rows])
         return buf.getvalue()
     if fmt == "markdown":
         from cnncost.render.markdown import table
-        parts = [f"**{title}**", "", table(header, rows, right)]
+        parts = [f"**{title}**", "", table(header, [[str(c) for c in r] for r in rows], right)]
         if notes:
             parts += [""] + [f"- {n}" for n in notes]
         return "\n".join(parts) + "\n"
-    return _text(title, header, rows, notes, right)
-
-
-def _text(title, header, rows, notes, right) -> str:
-    from cnncost.render.text import grid
-    lines = [title, ""] + grid(header, rows, right=right) + ([""] + list(notes) if notes else [])
+    from cnncost.render.text import grid, terminal_width, wrap_text
+    w = terminal_width(width)
+    lines = (wrap_text(title, w) + [""] if title else []) + grid(header, rows, right=right, width=width,
+                                                                   priority=priority, wrap=wrap)
+    for note in [""] + list(notes) if notes else []:
+        lines += wrap_text(note, w, "    ")
     return "\n".join(lines) + "\n"

@@ -13,14 +13,16 @@ import torch.nn.functional as F
 
 from cnncost import rules, spec
 from cnncost.errors import CostError
+from cnncost.torch import layer_modules as lm
 from cnncost.walk import Namer, branch_prefix, root as _root
 
 BUILDERS: dict[type, callable] = {}
 
 
-def builder(kind: type):
+def builder(*kinds: type):
     def register(fn):
-        BUILDERS[kind] = fn
+        for kind in kinds:
+            BUILDERS[kind] = fn
         return fn
     return register
 
@@ -77,31 +79,45 @@ class ShortcutPad(nn.Module):
         return F.pad(x, (0, 0, 0, 0, self.before, self.after))
 
 
-def _padding(layer: spec.Conv2d):
+def _padding(layer: spec.ConvNd):
     if isinstance(layer.padding, str):
         return layer.padding
-    (top, _), (left, _) = layer.pads
-    return (top, left)
+    return tuple(p[0] for p in layer.pads)
 
 
-@builder(spec.Conv2d)
-def _conv(layer: spec.Conv2d, shape):
-    return nn.Conv2d(shape[0], layer.out_channels, layer.kernel, layer.stride, _padding(layer),
-                     layer.dilation, layer.groups, layer.bias)
+def _nd(family: str, dims: int):
+    return getattr(nn, f"{family}{dims}d")
 
 
-@builder(spec.Pool2d)
-def _pool(layer: spec.Pool2d, shape):
+@builder(spec.ConvNd, spec.Conv1d, spec.Conv2d, spec.Conv3d)
+def _conv(layer: spec.ConvNd, shape):
+    return _nd("Conv", layer.dims)(shape[0], layer.out_channels, layer.kernel, layer.stride, _padding(layer),
+                                   layer.dilation, layer.groups, layer.bias, layer.padding_mode)
+
+
+@builder(spec.ConvTransposeNd, spec.ConvTranspose1d, spec.ConvTranspose2d, spec.ConvTranspose3d)
+def _conv_transpose(layer: spec.ConvTransposeNd, shape):
+    return _nd("ConvTranspose", layer.dims)(shape[0], layer.out_channels, layer.kernel, layer.stride, layer.padding,
+                                            layer.output_padding, layer.groups, layer.bias, layer.dilation)
+
+
+@builder(spec.PoolNd, spec.Pool1d, spec.Pool2d, spec.Pool3d)
+def _pool(layer: spec.PoolNd, shape):
     if layer.mode == "max":
-        return nn.MaxPool2d(layer.kernel, layer.stride, layer.padding, ceil_mode=layer.ceil_mode)
-    return nn.AvgPool2d(layer.kernel, layer.stride, layer.padding, ceil_mode=layer.ceil_mode,
-                        count_include_pad=layer.count_include_pad)
+        return _nd("MaxPool", layer.dims)(layer.kernel, layer.stride, layer.padding, layer.dilation,
+                                          ceil_mode=layer.ceil_mode)
+    return _nd("AvgPool", layer.dims)(layer.kernel, layer.stride, layer.padding, ceil_mode=layer.ceil_mode,
+                                      count_include_pad=layer.count_include_pad)
 
 
-@builder(spec.AdaptivePool2d)
-def _adaptive(layer: spec.AdaptivePool2d, shape):
-    cls = nn.AdaptiveMaxPool2d if layer.mode == "max" else nn.AdaptiveAvgPool2d
-    return cls(layer.output_size)
+@builder(spec.AdaptivePoolNd, spec.AdaptivePool1d, spec.AdaptivePool2d, spec.AdaptivePool3d)
+def _adaptive(layer: spec.AdaptivePoolNd, shape):
+    return _nd("AdaptiveMaxPool" if layer.mode == "max" else "AdaptiveAvgPool", layer.dims)(layer.output_size)
+
+
+@builder(spec.Upsample)
+def _upsample(layer: spec.Upsample, shape):
+    return nn.Upsample(layer.size, layer.scale_factor, layer.mode, layer.align_corners)
 
 
 @builder(spec.Linear)
@@ -111,8 +127,25 @@ def _linear(layer: spec.Linear, shape):
 
 @builder(spec.BatchNorm)
 def _bn(layer: spec.BatchNorm, shape):
-    cls = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
-    return cls(shape[0], eps=layer.eps, affine=layer.affine)
+    return _nd("BatchNorm", max(1, len(shape) - 1))(shape[0], eps=layer.eps, momentum=layer.momentum,
+                                                    affine=layer.affine,
+                                                    track_running_stats=layer.track_running_stats)
+
+
+@builder(spec.InstanceNorm)
+def _instance_norm(layer: spec.InstanceNorm, shape):
+    return _nd("InstanceNorm", len(shape) - 1)(shape[0], eps=layer.eps, momentum=layer.momentum, affine=layer.affine,
+                                               track_running_stats=layer.track_running_stats)
+
+
+@builder(spec.GroupNorm)
+def _group_norm(layer: spec.GroupNorm, shape):
+    return nn.GroupNorm(layer.num_groups, shape[0], layer.eps, layer.affine)
+
+
+@builder(spec.Embedding)
+def _embedding(layer: spec.Embedding, shape):
+    return nn.Embedding(layer.num_embeddings, layer.embedding_dim, layer.padding_idx)
 
 
 @builder(spec.LRN)
@@ -138,8 +171,8 @@ def _dropout(layer: spec.Dropout, shape):
 
 
 @builder(spec.Flatten)
-def _flatten(layer, shape):
-    return nn.Flatten(1)
+def _flatten(layer: spec.Flatten, shape):
+    return nn.Flatten(_torch_dim(layer.start), _torch_dim(layer.end))
 
 
 @builder(spec.Scale)
@@ -233,6 +266,46 @@ builder(spec.Reshape)(lambda layer, shape: Reshape(rules.cost(layer, shape, "res
 builder(spec.Permute)(lambda layer, shape: Permute(layer.dims))
 builder(spec.Slice)(lambda layer, shape: Slice(layer.axis, layer.start, layer.stop, layer.step, len(shape)))
 builder(spec.Mean)(lambda layer, shape: Mean(layer.axes, layer.keepdim))
+builder(spec.Unary)(lambda layer, shape: lm.Unary(layer.fn, layer.value))
+builder(spec.Binary)(lambda layer, shape: lm.Binary(layer.op))
+builder(spec.Softmax)(lambda layer, shape: lm.Softmax(layer.axis, layer.log))
+builder(spec.Reduce)(lambda layer, shape: lm.Reduce(layer.op, layer.axes, layer.keepdim))
+builder(spec.Stack)(lambda layer, shape: lm.Stack(layer.axis))
+builder(spec.Pad)(lambda layer, shape: lm.Pad(layer.pads, layer.mode, layer.value))
+builder(spec.Select)(lambda layer, shape: lm.Select(layer.axis, layer.index))
+builder(spec.Expand)(lambda layer, shape: lm.Expand(rules.cost(layer, shape, "expand").out))
+builder(spec.Repeat)(lambda layer, shape: lm.Repeat(layer.repeats))
+builder(spec.Roll)(lambda layer, shape: lm.Roll(layer.shifts, layer.axes))
+builder(spec.Where)(lambda layer, shape: lm.Where())
+builder(spec.TopK)(lambda layer, shape: lm.TopK(layer.k, layer.axis))
+builder(spec.PixelShuffle)(lambda layer, shape: nn.PixelShuffle(layer.upscale_factor))
+builder(spec.RoIAlign)(lambda layer, shape: lm.RoIAlign(layer.output_size, layer.spatial_scale, layer.sampling_ratio,
+                                                        layer.aligned))
+builder(spec.MatMul)(lambda layer, shape: lm.MatMul())
+builder(spec.AddMatMul)(lambda layer, shape: lm.AddMatMul(layer.beta, layer.alpha))
+builder(spec.Einsum)(lambda layer, shape: lm.Einsum(layer.equation))
+builder(spec.ScaledDotProductAttention)(lambda layer, shape: lm.ScaledDotProductAttention(
+    layer.dropout_p, layer.is_causal, layer.scale, layer.enable_gqa))
+
+
+@builder(spec.MultiheadAttention)
+def _mha(layer: spec.MultiheadAttention, shapes):
+    return lm.MultiheadAttention(layer.embed_dim, layer.num_heads, layer.dropout, layer.bias, layer.add_bias_kv,
+                                 layer.add_zero_attn, layer.kdim, layer.vdim, layer.batch_first,
+                                 need_weights=layer.need_weights)
+
+
+@builder(spec.Recurrent)
+def _recurrent(layer: spec.Recurrent, shape):
+    options = dict(num_layers=layer.num_layers, bias=layer.bias, batch_first=layer.batch_first,
+                   dropout=layer.dropout, bidirectional=layer.bidirectional)
+    if layer.mode == "rnn":
+        options["nonlinearity"] = layer.nonlinearity
+    if layer.proj_size:
+        options["proj_size"] = layer.proj_size
+    return lm.RECURRENT[layer.mode](shape[-1], layer.hidden_size, **options)
+
+
 builder(spec.LayerNorm)(lambda layer, shape: nn.LayerNorm(layer.shape, layer.eps, elementwise_affine=layer.affine,
                                                           bias=layer.bias))
 
@@ -309,7 +382,7 @@ class _Builder:
             raise CostError(f"{prefix}{node.name or node.op}: cannot build {node.op!r}, an op no rule knows")
         kind = rules.kind(node)
         who = self.name(node, prefix, kind)
-        out = rules.cost(node, shape, who).out
+        out = rules.cost(node, (shape,) if spec.takes_many(node) else shape, who).out
         try:
             make = BUILDERS[type(node)]
         except KeyError:

@@ -133,7 +133,7 @@ def compare(name: str, input=None, depth: int | None = None) -> Comparison:
             line.reason = _reason(path, rows, unused, shared, ours, theirs)
         lines.append(line)
     notes = [f"FLOPs in fvcore's convention: {_convention_summary()}"]
-    if unused or getattr(resolved.model, "method", "") == "hooks":     # the reader's notes
+    if unused or getattr(resolved.model, "method", "") == "run":     # the reader's notes
         notes.append(resolved.model.notes)
     return Comparison(name, tuple(shape), lines, dict(report.unknown), fv["unsupported"], notes)
 
@@ -167,12 +167,39 @@ def _n(v) -> str:
 
 
 HEADER = ["module", "params", "fvcore params", "FLOPs", "fvcore FLOPs", "activations", "fvcore activations", "reason"]
+#: a narrow terminal drops these columns first (highest first), then wraps the reason
+PRIORITY = {5: 3, 6: 4, 7: 2}
 
 
-def _cells(line: Line) -> list:
-    return [("  " * line.depth) + line.path, _n(line.ours["params"]), _n(line.theirs["params"]),
-            _n(line.ours["flops"]), _n(line.theirs["flops"]), _n(line.ours["activations"]),
-            _n(line.theirs["activations"]), line.reason]
+def _cells(line: Line, fmt: str = "rich") -> list:
+    """CSV: the plain path and exact numbers ('' when unknown); otherwise the indented path and
+    numbers that shorten to fit the terminal (`Num`), a '*' marking a count that differs."""
+    if fmt == "csv":
+        nums = [line.ours[k] if i == 0 else line.theirs[k] for k in ("params", "flops", "activations") for i in (0, 1)]
+        return [line.path] + ["" if v is None else v for v in nums] + [line.reason]
+    cells = [("  " * line.depth) + line.path]
+    for key in ("params", "flops", "activations"):
+        mark = line.ours[key] != line.theirs[key]
+        cells += [_Marked(line.ours[key], mark), _Marked(line.theirs[key], mark)]
+    return cells + [line.reason]
+
+
+class _Marked:
+    """A count cell (`render.format.Num` forms), 'unknown' for None, '*' after it when the two differ."""
+
+    def __init__(self, value, mark: bool):
+        from cnncost.render.format import Num
+        self.num, self.mark = Num(value), mark
+
+    def _text(self, text: str) -> str:
+        return ("unknown" if self.num.value is None else text) + (" *" if self.mark else "")
+
+    def __str__(self) -> str:
+        return self._text(_n(self.num.value))
+
+    @property
+    def forms(self) -> tuple:
+        return tuple(self._text(t) for t in self.num.forms)
 
 
 def _footer(cmp: Comparison) -> list:
@@ -186,8 +213,10 @@ def _footer(cmp: Comparison) -> list:
     return lines + cmp.notes
 
 
-def render(cmp: Comparison, fmt: str = "rich", only_differences: bool = False, color: bool | None = None) -> str:
-    """The comparison as a terminal table (differences in red), Markdown, CSV or JSON."""
+def render(cmp: Comparison, fmt: str = "rich", only_differences: bool = False, color: bool | None = None,
+           width: int | None = None) -> str:
+    """The comparison as a terminal table fitted to `width` (None: the terminal's; 0: no limit),
+    differing counts marked '*', or Markdown, CSV (plain exact numbers) or JSON."""
     from cnncost.sizes import format_input
     lines = cmp.differences if only_differences else cmp.lines
     title = f"{cmp.name}: cnncost vs fvcore, input {format_input(cmp.input_shape)}, batch 1"
@@ -198,36 +227,9 @@ def render(cmp: Comparison, fmt: str = "rich", only_differences: bool = False, c
                                        for l in lines],
                            "unknown": cmp.unknown, "fvcore_unsupported": cmp.unsupported, "notes": cmp.notes},
                           indent=2) + "\n"
-    if fmt in ("markdown", "csv"):
-        from cnncost.render.simple import render as simple
-        return simple(fmt, title, HEADER, [_cells(l) for l in lines], _footer(cmp), right=set(range(1, 7)))
-    if fmt != "rich":
+    if fmt not in ("rich", "markdown", "csv"):
         raise CostError(f"unknown format {fmt!r}; known: rich, markdown, csv, json")
-    return _rich(title, lines, _footer(cmp), color)
-
-
-def _rich(title, lines, footer, color) -> str:
-    import io
-    import sys
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=title, title_justify="left")
-    for i, h in enumerate(HEADER):
-        t.add_column(h, justify="right" if 0 < i < 7 else "left", no_wrap=i < 7)
-    for line in lines:
-        cells = _cells(line)
-        for j, key in enumerate(("params", "flops", "activations")):
-            if line.ours[key] != line.theirs[key]:
-                cells[1 + 2 * j] = f"[bold red]{cells[1 + 2 * j]}[/]"
-                cells[2 + 2 * j] = f"[bold red]{cells[2 + 2 * j]}[/]"
-        t.add_row(*cells)
-    buf = io.StringIO()
-    tty = sys.stdout.isatty() if color is None else color
-    console = Console(file=buf, width=10_000 if not tty else None, force_terminal=tty, no_color=not tty,
-                      highlight=False)
-    console.print(t)
-    for f in footer:
-        console.print(f, markup=False)
-    return "\n".join(l.rstrip() for l in buf.getvalue().splitlines()) + "\n"
+    from cnncost.render.simple import render as simple
+    footer = _footer(cmp) + (["*: cnncost and fvcore differ"] if fmt != "csv" and cmp.differences else [])
+    return simple(fmt, title, HEADER, [_cells(line, fmt) for line in lines], footer, right=set(range(1, 7)),
+                  priority=PRIORITY, wrap={7}, width=width)

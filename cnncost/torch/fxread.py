@@ -95,9 +95,14 @@ def graph_module(module: torch.nn.Module, graph: fx.Graph) -> fx.GraphModule:
     return fx.GraphModule(module, graph, module.__class__.__name__)
 
 
+class Unread(Exception):
+    """fx met an op it cannot map (raised in strict mode, where the run-time reader takes over)."""
+
+
 class FxReader:
-    def __init__(self, root: torch.nn.Module, graph: fx.Graph, input_shape: tuple):
+    def __init__(self, root: torch.nn.Module, graph: fx.Graph, input_shape: tuple, strict: bool = False):
         self.root, self.graph, self.input_shape = root, graph, tuple(input_shape)
+        self.strict = strict
         self.shape = {spec.INPUT: self.input_shape}
         self.nodes: list = []
         self.origin: dict = {}                 # spec node name -> fx node name
@@ -154,6 +159,8 @@ class FxReader:
         return tuple(meta.shape[1:]) if hasattr(meta, "shape") else None
 
     def opaque(self, fx_node: fx.Node, what: str, name: str | None = None):
+        if self.strict:
+            raise Unread(f"{fx_node.name}: no rule for {what}")
         shape = self.traced_shape(fx_node)
         if shape is None:
             return UNKNOWN
@@ -490,8 +497,9 @@ class FxReader:
         return Pieces(x, axis, tuple(bounds))
 
 
-def read_fx(module: torch.nn.Module, input_shape: tuple, name: str | None = None):
-    """(Graph spec, fx Graph, reader) for a module in eval mode."""
+def read_fx(module: torch.nn.Module, input_shape: tuple, name: str | None = None, strict: bool = False):
+    """(Graph spec, fx Graph, reader) for a module in eval mode; `strict`: raise `Unread` at the
+    first op no rule knows instead of running the model for its shape."""
     graph = trace(module)
-    reader = FxReader(module, graph, input_shape)
+    reader = FxReader(module, graph, input_shape, strict)
     return reader.read(name), graph, reader

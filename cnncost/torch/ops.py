@@ -23,9 +23,13 @@ def _pair(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
+class DeclaredMismatch(CostError):
+    """A module's declared input size is not the calculator's: the reader misread the model."""
+
+
 def _check(who: str, what: str, declared, calculated):
     if declared != calculated:
-        raise CostError(f"{who}: the module declares {what} {declared} but the calculator's input gives {calculated}")
+        raise DeclaredMismatch(f"{who}: the module declares {what} {declared} but the calculator's input gives {calculated}")
 
 
 def _conv(m: nn.Conv2d, shape, who):
@@ -119,6 +123,69 @@ MODULES = {
 }
 
 
+def _convnd(kind):
+    """Conv1d/Conv3d and the transposed convolutions, from the module's attributes."""
+    def make(m, shape, who):
+        if m.padding_mode != "zeros" or isinstance(m.padding, str) and kind in (spec.ConvTranspose1d,
+                                                                             spec.ConvTranspose2d, spec.ConvTranspose3d):
+            return None
+        _check(who, "in_channels", m.in_channels, shape[0])
+        if issubclass(kind, spec.ConvTransposeNd):
+            return kind(m.out_channels, tuple(m.kernel_size), tuple(m.stride), tuple(m.padding),
+                        tuple(m.output_padding), m.groups, m.bias is not None, tuple(m.dilation), name=who)
+        padding = m.padding if isinstance(m.padding, str) else tuple(m.padding)
+        return kind(m.out_channels, tuple(m.kernel_size), tuple(m.stride), padding, tuple(m.dilation), m.groups,
+                    m.bias is not None, name=who)
+    return make
+
+
+def _pool(kind, mode):
+    def make(m, shape, who):
+        if getattr(m, "return_indices", False) or getattr(m, "divisor_override", None) is not None:
+            return None
+        stride = m.stride if m.stride is not None else m.kernel_size
+        if mode == "max":
+            return kind(mode, m.kernel_size, stride, m.padding, m.ceil_mode, dilation=m.dilation, name=who)
+        return kind(mode, m.kernel_size, stride, m.padding, m.ceil_mode, m.count_include_pad, name=who)
+    return make
+
+
+def _adaptive_nd(kind, mode):
+    def make(m, shape, who):
+        size = m.output_size if isinstance(m.output_size, (tuple, list)) else (m.output_size,) * kind.dims
+        if getattr(m, "return_indices", False) or len(shape) != kind.dims + 1:
+            return None
+        size = tuple(shape[1 + i] if s is None else s for i, s in enumerate(size))
+        return kind(mode, size, name=who)
+    return make
+
+
+def _group_norm(m: nn.GroupNorm, shape, who):
+    _check(who, "num_channels", m.num_channels, shape[0])
+    return spec.GroupNorm(m.num_groups, m.affine, m.eps, name=who)
+
+
+def _upsample(m: nn.Upsample, shape, who):
+    if m.recompute_scale_factor:
+        return None
+    return spec.Upsample(m.size, m.scale_factor, m.mode, m.align_corners, name=who)
+
+
+MODULES.update({
+    nn.Conv1d: _convnd(spec.Conv1d), nn.Conv3d: _convnd(spec.Conv3d),
+    nn.ConvTranspose1d: _convnd(spec.ConvTranspose1d), nn.ConvTranspose2d: _convnd(spec.ConvTranspose2d),
+    nn.ConvTranspose3d: _convnd(spec.ConvTranspose3d),
+    nn.BatchNorm3d: _bn, nn.GroupNorm: _group_norm, nn.Upsample: _upsample,
+    nn.MaxPool1d: _pool(spec.Pool1d, "max"), nn.MaxPool3d: _pool(spec.Pool3d, "max"),
+    nn.AvgPool1d: _pool(spec.Pool1d, "avg"), nn.AvgPool3d: _pool(spec.Pool3d, "avg"),
+    nn.AdaptiveAvgPool1d: _adaptive_nd(spec.AdaptivePool1d, "avg"),
+    nn.AdaptiveAvgPool3d: _adaptive_nd(spec.AdaptivePool3d, "avg"),
+    nn.AdaptiveMaxPool1d: _adaptive_nd(spec.AdaptivePool1d, "max"),
+    nn.AdaptiveMaxPool3d: _adaptive_nd(spec.AdaptivePool3d, "max"),
+    nn.Dropout1d: lambda m, shape, who: spec.Dropout(m.p), nn.Dropout3d: lambda m, shape, who: spec.Dropout(m.p),
+})
+
+
 def module_op(m: nn.Module, shape: tuple, who: str):
     """The spec layer for a leaf module on the calculator's input shape, or None if unknown."""
     make = MODULES.get(type(m))
@@ -196,3 +263,25 @@ def stochastic_depth_functions() -> tuple:
 ADD_FUNCTIONS = {operator.add, operator.iadd, torch.add}
 MUL_FUNCTIONS = {operator.mul, operator.imul, torch.mul}
 DIV_FUNCTIONS = {operator.truediv, operator.itruediv, torch.div}
+
+
+def _mha(m: nn.MultiheadAttention, kwargs: dict, args: tuple):
+    need = kwargs.get("need_weights", args[4] if len(args) > 4 else True)
+    return spec.MultiheadAttention(m.embed_dim, m.num_heads, m.dropout, m.in_proj_bias is not None,
+                                   m.bias_k is not None, m.add_zero_attn, m.kdim if m.kdim != m.embed_dim else None,
+                                   m.vdim if m.vdim != m.embed_dim else None, m.batch_first, bool(need))
+
+
+def _recurrent(mode: str):
+    def make(m, kwargs, args):
+        return spec.Recurrent(mode, m.hidden_size, m.num_layers, m.bias, m.batch_first, m.dropout, m.bidirectional,
+                              getattr(m, "proj_size", 0), getattr(m, "nonlinearity", "tanh"))
+    return make
+
+
+#: modules over (T, F) sequences, read by the run-time reader only (it sees every tensor argument):
+#: exact type -> fn(module, forward's keyword arguments, positional arguments) -> spec layer
+SEQUENCE_MODULES = {
+    nn.MultiheadAttention: _mha,
+    nn.LSTM: _recurrent("lstm"), nn.GRU: _recurrent("gru"), nn.RNN: _recurrent("rnn"),
+}

@@ -1,20 +1,17 @@
 """Any `nn.Module` as a spec: `read_module(module, input_shape)`, and `resolve(name, input_shape)`
 for the CLI's `torchvision:NAME`, `timm:NAME` and `path/to/file.py:ClassName`.
 
-The module is put in eval mode and read by `torch.fx` symbolic tracing (`cnncost.torch.fxread`);
-if fx cannot trace it, or a module carries forward hooks fx would ignore, by forward hooks on its
-leaf modules (`cnncost.torch.hookread`, whose merges are unknown ops).  The spec comes from module
-attributes and the code's structure, never from traced shapes (Opaque ops excepted), so the
-calculator's shapes can be checked against a real forward pass.  Parameters of modules the
-forward pass never calls (GoogLeNet's and Inception v3's auxiliary classifiers in eval mode) are
-not counted; `Read.unused` lists them and the notes say so.
+The module is put in eval mode.  Two readers (docs/readers.md): `torch.fx` symbolic tracing
+(`cnncost.torch.fxread`), whose spec comes from the code's structure and so holds for any input
+size (closed forms in H and W), and the run-time reader (`cnncost.torch.runread`), which watches
+the ATen operators one forward pass executes and so reads whatever runs (several inputs, lists
+and dicts, data-dependent Python, fused attention).  `auto` keeps fx's spec when it reads every op
+of a one-input model, else reads the model as it runs.  Parameters no executed op reads
+(GoogLeNet's auxiliary classifiers in eval mode) are not counted; `Read.unused` lists them.
 """
 from __future__ import annotations
 
 import functools
-import importlib.util
-import os
-import sys
 import warnings
 from dataclasses import dataclass, field
 
@@ -22,19 +19,16 @@ import torch
 
 from cnncost import spec
 from cnncost.errors import CostError
-
-DEFAULT_INPUT = (3, 224, 224)
-#: torchvision models whose default input is not 224x224 (torchvision's model docs)
-DEFAULT_INPUTS = {"inception_v3": (3, 299, 299)}
+from cnncost.torch import ops, sources
+from cnncost.torch.sources import DEFAULT_INPUT, file_model, timm_model, torchvision_model  # noqa: F401
 
 
 @dataclass(frozen=True)
 class Read:
     """Like `cnncost.zoo.Model` (name, spec, input_shape, summary, source, notes) plus what the reader
-    knows: `origin` (row name -> fx node name, or (module path, call) with hooks), `unused`
-    (module path -> parameters the forward pass never uses), `method` ('fx' or 'hooks'),
-    the module itself, its fx Graph and (made on first use) `traced`, a runnable fx GraphModule
-    (None with hooks)."""
+    knows: `origin` (row name -> fx node name, or module path for the run reader), `unused`
+    (module path -> parameters no executed op reads), `method` ('fx' or 'run'), the module itself,
+    its fx Graph and (made on first use) `traced`, a runnable fx GraphModule (None for 'run')."""
     name: str
     spec: object
     input_shape: tuple
@@ -47,6 +41,7 @@ class Read:
     module: object = field(default=None, repr=False)
     graph: object = field(default=None, repr=False)
     options: dict = field(default_factory=dict)
+    inputs: tuple = ()          # per-sample shape of each tensor forward() takes
 
     @functools.cached_property
     def traced(self):
@@ -77,127 +72,103 @@ def unused_parameters(module: torch.nn.Module, used_ids: set) -> dict:
     return top
 
 
+def _several(input_shape) -> bool:
+    return bool(input_shape) and all(isinstance(s, tuple) for s in input_shape)
+
+
 def read_module(module: torch.nn.Module, input_shape: tuple = DEFAULT_INPUT, *, name: str | None = None,
-                method: str = "auto", summary: str = "", source: str = "") -> Read:
-    """Read `module` (put in eval mode) on a per-sample input shape (C, H, W)."""
+                method: str = "auto", summary: str = "", source: str = "", layout: str = "batch") -> Read:
+    """Read `module` (put in eval mode) on per-sample input shapes: one (C, H, W) or (F,) tuple, or a
+    tuple of them for a forward that takes several tensors.  `method`: 'fx' (closed forms, symbolic
+    sizes), 'run' (what one forward pass executes) or 'auto': fx when it reads every op of a model
+    with one input, else run (docs/readers.md)."""
     name = name or type(module).__name__
     module.eval()
-    notes, fx_graph = [], None
+    if method not in ("auto", "fx", "run"):
+        raise CostError(f"unknown reading method {method!r}; known: auto, fx, run")
+    shapes = tuple(input_shape) if _several(input_shape) else (tuple(input_shape),)
+    numeric = all(isinstance(s, int) for shape in shapes for s in shape)
+    notes, fx_graph, graph = [], None, None
     hooked = _hooked(module)
-    if method not in ("auto", "fx", "hooks"):
-        raise CostError(f"unknown reading method {method!r}; known: auto, fx, hooks")
+    if method == "auto" and (len(shapes) > 1 or layout != "batch"):
+        method = "run"
     if method == "auto" and hooked:
-        method = "hooks"
-        notes.append(f"forward hooks on {', '.join(hooked[:3])}{'...' if len(hooked) > 3 else ''}: read with hooks")
-    graph = None
+        method = "run"
+        notes.append(f"forward hooks on {', '.join(hooked[:3])}{'...' if len(hooked) > 3 else ''}: read as it runs")
     if method in ("auto", "fx"):
-        from cnncost.torch.fxread import read_fx
+        from cnncost.torch.fxread import Unread, read_fx
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                graph, fx_graph, reader = read_fx(module, input_shape, name)
-            method = "fx"
-        except CostError:
+                graph, fx_graph, reader = read_fx(module, shapes[0], name, strict=method == "auto" and numeric)
+        except Unread:
+            graph = None
+        except ops.DeclaredMismatch:      # fx misread the structure (LeViT's BatchNorm1d on flattened tokens)
+            if method == "fx" or not numeric:
+                raise
+            graph = None
+        except CostError:                 # the calculator's own verdict (a kernel larger than its input)
             raise
-        except Exception as err:          # fx cannot trace it: fall back on hooks
-            if method == "fx":
-                raise CostError(f"{name}: torch.fx cannot trace this model ({type(err).__name__}: {err})") from None
-            notes.append(f"torch.fx cannot trace it ({type(err).__name__}: {str(err).splitlines()[0][:120]}); "
-                         "read with forward hooks on leaf modules: operations between modules are unknown")
-            method = "hooks"
+        except Exception as err:          # fx cannot trace it: read it as it runs
+            if method == "fx" or not numeric:
+                raise CostError(f"{name}: torch.fx cannot trace this model ({type(err).__name__}: "
+                                f"{str(err).splitlines()[0][:120]})") from None
+            notes.append(f"torch.fx cannot trace it ({type(err).__name__}); read as it runs")
+        if graph is not None and method == "auto" and numeric and _has_opaque(graph):
+            graph = None                  # fx left ops unread: the run sees them
+        if graph is not None:
+            method = "fx"
+    packed = shapes[0]
     if graph is None:
-        from cnncost.torch.hookread import read_hooks
-        graph, reader = read_hooks(module, input_shape, name)
+        from cnncost.torch.runmodel import run_model
+        graph, reader, packed, _, device = run_model(module, shapes, name, layout)
+        method, fx_graph = "run", None
     notes.extend(reader.notes if hasattr(reader, "notes") else [])
-    unused = unused_parameters(module, reader.used)
+    unused = unused_parameters(module, _used_ids(module, reader))
     if unused:
         listed = ", ".join(f"{p} ({n:,})" for p, n in unused.items())
-        notes.append(f"parameters the forward pass never uses are not counted: {listed}")
-    return Read(name=name, spec=graph, input_shape=tuple(input_shape), summary=summary or f"{name} read from PyTorch",
+        notes.append(f"parameters no executed op reads are not counted: {listed}")
+    return Read(name=name, spec=graph, input_shape=tuple(packed), summary=summary or f"{name} read from PyTorch",
                 source=source or f"{type(module).__module__}.{type(module).__qualname__}", notes="; ".join(notes),
-                origin=reader.origin, unused=unused, method=method, module=module, graph=fx_graph)
+                origin=reader.origin, unused=unused, method=method, module=module, graph=fx_graph,
+                inputs=shapes)
+
+
+def _has_opaque(graph) -> bool:
+    return any(isinstance(n.op, spec.Opaque) for n in graph.nodes)
+
+
+def _used_ids(module, reader) -> set:
+    """ids of the parameters the reader saw read (the run reader knows them by path)."""
+    used = reader.used
+    if used and isinstance(next(iter(used)), str):
+        return {id(p) for n, p in module.named_parameters(remove_duplicate=False) if n in used}
+    return used
 
 
 # --- model sources --------------------------------------------------------------------------------
 
-def torchvision_model(arch: str) -> torch.nn.Module:
-    try:
-        import torchvision
-    except ImportError:
-        raise CostError("torchvision is not installed: pip install torchvision") from None
-    names = torchvision.models.list_models()
-    if arch not in names:
-        import difflib
-        close = difflib.get_close_matches(arch, names, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise CostError(f"torchvision has no model {arch!r}{hint}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return torchvision.models.get_model(arch, weights=None)
-
-
-def timm_model(arch: str) -> tuple:
-    """(module, default input shape) from timm, untrained."""
-    try:
-        import timm
-    except ImportError:
-        raise CostError(f"timm:{arch} needs timm, which is not installed: pip install timm") from None
-    try:
-        model = timm.create_model(arch, pretrained=False)
-    except RuntimeError as err:
-        raise CostError(f"timm: {err}") from None
-    cfg = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None) or {}
-    return model, tuple(cfg.get("input_size", DEFAULT_INPUT))
-
-
-def file_model(path: str, cls: str) -> torch.nn.Module:
-    """`ClassName()` from the Python file at `path`."""
-    if not os.path.isfile(path):
-        raise CostError(f"no such file: {path}")
-    module_name = f"cnncost_user_{abs(hash(os.path.abspath(path)))}"
-    loader = importlib.util.spec_from_file_location(module_name, path)
-    mod = importlib.util.module_from_spec(loader)
-    sys.modules[module_name] = mod
-    try:
-        loader.loader.exec_module(mod)
-    except Exception as err:
-        raise CostError(f"{path}: importing it failed ({type(err).__name__}: {err})") from None
-    klass = getattr(mod, cls, None)
-    if klass is None:
-        raise CostError(f"{path} defines no {cls!r}")
-    try:
-        model = klass()
-    except Exception as err:
-        raise CostError(f"{path}:{cls}() failed ({type(err).__name__}: {err}); "
-                        "the class must build with no arguments") from None
-    if not isinstance(model, torch.nn.Module):
-        raise CostError(f"{path}:{cls}() is a {type(model).__name__}, not a torch.nn.Module")
-    return model
-
-
 def resolve(name: str, input_shape: tuple | None = None) -> Read:
-    """`torchvision:resnet50`, `timm:NAME` or `path/to/file.py:ClassName` read on `input_shape`
-    (per sample (C, H, W); None = the model's default, 3x224x224 unless known otherwise)."""
+    """`torchvision:resnet50`, `timm:NAME` or `path/to/file.py:ClassName` read on `input_shape`: per
+    sample, one shape ((C, H, W), (F,), (T, F), (C, T, H, W)) or a tuple of them for several inputs;
+    None = the model's natural inputs (`cnncost.torch.sources`)."""
     source_kind, _, arch = name.partition(":")
+    layout = "batch"
     if source_kind == "torchvision":
-        module = torchvision_model(arch)
-        default = DEFAULT_INPUTS.get(arch, DEFAULT_INPUT)
-        source = f"torchvision.models.{arch} (weights=None), torchvision {_version('torchvision')}"
+        module = sources.torchvision_model(arch)
+        default, layout = sources.torchvision_inputs(arch)
+        source = f"torchvision.models.{arch} (weights=None), torchvision {sources.version('torchvision')}"
     elif source_kind == "timm":
-        module, default = timm_model(arch)
-        source = f"timm.create_model({arch!r}), timm {_version('timm')}"
+        module, default = sources.timm_model(arch)
+        source = f"timm.create_model({arch!r}, pretrained=False), timm {sources.version('timm')}"
     else:
         path, _, cls = name.rpartition(":")
         if not path.endswith(".py") or not cls:
             raise CostError(f"cannot read {name!r}: use torchvision:NAME, timm:NAME or path/to/file.py:ClassName")
-        module, default, source = file_model(path, cls), DEFAULT_INPUT, path
-    shape = tuple(input_shape) if input_shape is not None else default
-    return read_module(module, shape, name=name, summary=f"{arch or name} read from PyTorch", source=source)
-
-
-def _version(package: str) -> str:
-    try:
-        from importlib.metadata import version
-        return version(package)
-    except Exception:  # pragma: no cover
-        return "?"
+        module, default, source = sources.file_model(path, cls), (DEFAULT_INPUT,), path
+    if input_shape is None:
+        shapes = default
+    else:
+        shapes = tuple(input_shape) if _several(input_shape) else (tuple(input_shape),)
+    return read_module(module, shapes if len(shapes) > 1 else shapes[0], name=name,
+                       summary=f"{arch or name} read from PyTorch", source=source, layout=layout)

@@ -129,7 +129,7 @@ CIFAR_NOTES = ("Option A shortcuts (stride-2 subsampling + zero channel padding)
 
 
 @register("resnet-cifar", input_shape=(3, 32, 32), source=PAPER + ", section 4.2, Table 6",
-          summary="CIFAR ResNet of any depth 6n+2 (option depth=...)", notes=CIFAR_NOTES)
+          summary="CIFAR ResNet of any depth 6n+2 (option depth=...)", notes=CIFAR_NOTES, shown=("depth",))
 def resnet_cifar(depth: int = 20, classes: int = 10, width: int = 16):
     return cifar_resnet(depth, classes, width)
 

@@ -1,0 +1,185 @@
+"""Proof sweep: every torchvision model and a set of timm models read by cnncost, checked against
+independent counters, with read + analyse time beside fvcore's.
+
+Per model (untrained, nothing downloaded; natural inputs from `cnncost.torch.sources`):
+- output shape: the spec's output vs the first tensor a real forward pass returns;
+- params: the report's total vs sum(numel) of the parameters some executed op reads;
+- FLOPs, torch convention vs `torch.utils.flop_counter.FlopCounterMode` on the same inputs
+  (forward, autograd on, on meta tensors as the reader runs: the same ATen ops);
+- FLOPs, fvcore convention vs `fvcore.nn.FlopCountAnalysis` (one-input image models);
+- time: cnncost read + analyse (first call) vs fvcore's FlopCountAnalysis(...).total() (first call).
+A model that cannot be read gets one line saying why.  Results are written after every model to
+benchmarks/results/sweep_models.json and .md, so a sweep cut short keeps what finished.
+
+    nice python benchmarks/sweep_models.py                 # everything (long: real forwards)
+    python benchmarks/sweep_models.py --only resnet18 timm:vit_tiny_patch16_224
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+import time
+import warnings
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(HERE, "results")
+
+#: timm models across families (CNNs, ViT/DeiT, Swin, ConvNeXt, EfficientNet, MobileViT, LeViT, RegNet, ...)
+TIMM = ["resnet18", "resnet50", "resnet50d", "seresnext26d_32x4d", "densenet121", "efficientnet_b0",
+        "efficientnet_lite0", "tf_efficientnet_b0", "mobilenetv2_100", "mobilenetv3_large_100", "mixnet_s",
+        "regnetx_002", "regnety_002", "ghostnet_100", "dla34", "dpn68", "cspresnet50", "hrnet_w18_small",
+        "convnext_tiny", "convnext_atto", "vit_tiny_patch16_224", "vit_small_patch16_224", "deit_tiny_patch16_224",
+        "swin_tiny_patch4_window7_224", "mobilevit_xxs", "levit_128s", "efficientformer_l1", "poolformer_s12",
+        "coat_lite_tiny", "resmlp_12_224", "mixer_b16_224", "repvgg_a0", "nfnet_l0", "rexnet_100"]
+
+
+def flop_counter_total(module, shapes, layout) -> int:
+    """FlopCounterMode's total on one forward of meta tensors (autograd on), or real CPU tensors
+    where the model needs values, the same inputs the reader runs."""
+    from torch.utils.flop_counter import FlopCounterMode
+    from cnncost.torch import runmodel
+    for device in ("meta", "cpu"):
+        ctx = runmodel._on_meta(module) if device == "meta" else runmodel.contextlib.nullcontext()
+        try:
+            with ctx, FlopCounterMode(display=False) as fc, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                args, _ = runmodel._tensors(shapes, device, layout)
+                module(*args)
+            return fc.get_total_flops(), device
+        except Exception:
+            if device == "cpu":
+                raise
+    raise AssertionError("unreachable")
+
+
+def fvcore_total(module, shape):
+    from fvcore.nn import FlopCountAnalysis
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            x = torch.randn(1, *shape)
+            t = time.perf_counter()
+            total = FlopCountAnalysis(module, x).total()
+            return total, time.perf_counter() - t
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def one(name: str) -> dict:
+    from cnncost.torch import read, sources
+    from cnncost.walk import analyze
+    if name.startswith("timm:"):
+        module, shapes = sources.timm_model(name[5:])
+        layout = "batch"
+    else:
+        module = sources.torchvision_model(name)
+        shapes, layout = sources.torchvision_inputs(name)
+    module.eval()
+    row = {"model": name, "inputs": [list(s) for s in shapes]}
+    t = time.perf_counter()
+    r = read.read_module(module, shapes if len(shapes) > 1 else shapes[0], name=name, layout=layout)
+    rep = analyze(r.spec, r.input_shape, convention="torch")
+    row["read_s"] = time.perf_counter() - t
+    row.update(method=r.method, complete=rep.complete, unknown=dict(rep.unknown), notes=r.notes)
+    used = sum(p.numel() for n, p in module.named_parameters()) - sum(r.unused.values())
+    row.update(params=rep.total["params"], params_used=used, params_ok=rep.total["params"] == used)
+    row["flops_torch"] = rep.total["flops"]
+    fc, device = flop_counter_total(module, shapes, layout)
+    row.update(flop_counter=fc, flop_counter_device=device, torch_ok=rep.complete and rep.total["flops"] == fc)
+    from cnncost.torch.runmodel import _tensors
+    from cnncost.torch.runread import sample_shape
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        args, _ = _tensors(shapes, "cpu", layout)
+        out = module(*args)
+    first = next(t for t in torch.utils._pytree.tree_leaves(out) if isinstance(t, torch.Tensor))
+    row.update(out_shape=list(rep.total["output_shape"]), real_shape=list(sample_shape(first)))
+    row["shape_ok"] = tuple(rep.total["output_shape"]) == sample_shape(first)
+    if layout == "batch" and len(shapes) == 1:
+        fv, fv_s = fvcore_total(module, shapes[0])
+        ours = analyze(r.spec, r.input_shape, convention="fvcore")
+        row.update(fvcore=fv, fvcore_s=fv_s, flops_fvcore=ours.total["flops"],
+                   fvcore_ok=ours.complete and ours.total["flops"] == fv, speedup=fv_s / row["read_s"])
+    return row
+
+
+def markdown(rows: list) -> str:
+    def ok(v):
+        return "-" if v is None else ("yes" if v else "**no**")
+    lines = ["# cnncost on torchvision and timm models", "",
+             "Generated by `benchmarks/sweep_models.py`: untrained models, natural inputs, batch 1.",
+             "torch = FLOPs equal FlopCounterMode's (torch convention); fvcore = equal FlopCountAnalysis's "
+             "(fvcore convention); speedup = fvcore time / cnncost read+analyse time, first calls.", ""]
+    done = [r for r in rows if "error" not in r]
+    speed = [r["speedup"] for r in done if r.get("speedup")]
+    if speed:
+        lines += [f"Models read: {len(done)} of {len(rows)}; complete (every op known): "
+                  f"{sum(r['complete'] for r in done)}; output shapes equal: {sum(r['shape_ok'] for r in done)}; "
+                  f"params equal: {sum(r['params_ok'] for r in done)}; torch FLOPs equal: "
+                  f"{sum(r['torch_ok'] for r in done)}; fvcore FLOPs equal: "
+                  f"{sum(bool(r.get('fvcore_ok')) for r in done)} of {len(speed)}.",
+                  f"Speedup over fvcore: median {statistics.median(speed):.1f}x, min {min(speed):.1f}x, "
+                  f"max {max(speed):.1f}x over {len(speed)} models.", ""]
+    lines += ["| model | reader | shape | params | torch FLOPs | fvcore FLOPs | speedup | unknown ops |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['model']} | cannot read: {r['error'][:150]} | | | | | | |")
+            continue
+        unknown = ", ".join(f"{k} x{v}" for k, v in r["unknown"].items())
+        sp = f"{r['speedup']:.1f}x" if r.get("speedup") else "-"
+        lines.append(f"| {r['model']} | {r['method']} | {ok(r['shape_ok'])} | {ok(r['params_ok'])} | "
+                     f"{ok(r['torch_ok'])} | {ok(r.get('fvcore_ok'))} | {sp} | {unknown[:200]} |")
+    return "\n".join(lines) + "\n"
+
+
+def interleaved(names: list) -> list:
+    """Round-robin over families (torchvision subpackage or timm), so a sweep cut short covers them all."""
+    from cnncost.torch.sources import family
+    groups: dict = {}
+    for n in names:
+        groups.setdefault("timm" if n.startswith("timm:") else family(n), []).append(n)
+    out, lists = [], list(groups.values())
+    while any(lists):
+        for g in lists:
+            if g:
+                out.append(g.pop(0))
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", help="model names (timm:NAME for timm)")
+    ap.add_argument("--out", default="sweep_models", help="results file stem under benchmarks/results/")
+    opts = ap.parse_args(argv)
+    import torchvision
+    names = opts.only or interleaved([*torchvision.models.list_models(), *(f"timm:{n}" for n in TIMM)])
+    rows = []
+    os.makedirs(RESULTS, exist_ok=True)
+    for name in names:
+        t = time.perf_counter()
+        try:
+            row = one(name)
+        except Exception as err:
+            row = {"model": name, "error": f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"}
+        row["wall_s"] = time.perf_counter() - t
+        rows.append(row)
+        print(json.dumps({k: row.get(k) for k in ("model", "method", "shape_ok", "params_ok", "torch_ok",
+                                                    "fvcore_ok", "speedup", "error", "wall_s")}), flush=True)
+        with open(os.path.join(RESULTS, f"{opts.out}.json"), "w") as f:
+            json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}, f, indent=1,
+                      default=str)
+        with open(os.path.join(RESULTS, f"{opts.out}.md"), "w") as f:
+            f.write(markdown(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

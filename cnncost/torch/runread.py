@@ -1,0 +1,383 @@
+"""The run-time reader: a spec made from what a model really executes.
+
+One forward pass runs under a `TorchDispatchMode` (as `torch.utils.flop_counter.FlopCounterMode`
+does) with forward hooks tracking the module stack (as torch's `ModuleTracker` does), autograd on
+(the path training takes).  It runs on meta tensors (parameters swapped for meta copies: no
+arithmetic, no memory); if the model's Python needs values (data-dependent control flow, `.item()`,
+detection's box filtering) it runs again on real CPU tensors drawn with a fixed seed, so one model
+gives one table every time.
+
+What becomes spec rows:
+- a call of a module the reader knows by type (`cnncost.torch.ops.MODULES`) is one row named by
+  its path (`layer1.0.conv1`, a second call `...#2`) made from its attributes; the ATen operators it
+  runs are rolled up inside it;
+- every other ATen operator that reads the input (directly or not) becomes the spec layer its
+  arguments describe (`cnncost.torch.aten`), named `owner.op` after the innermost module running;
+- an operator no rule knows is its own `Opaque` row named `aten.op` under that module path: its
+  cells are unknown and the total incomplete, never zero;
+- parameters read outside known modules become `Param` rows once each (a tensor computed from a
+  parameter shares the parameter's row), so parameters are counted once; a parameter no executed
+  operator reads is "unused" (`Read.unused`), never counted.
+
+Shapes are per sample: the run uses batch 1 and a tensor's leading size 1 is dropped (with two or
+more dimensions), so a `(1, N, C)` parameter is an `(N, C)` table, never a batch axis.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+from torch.utils.weak import WeakIdKeyDictionary
+
+from cnncost import rules, spec
+from cnncost.errors import CostError
+from cnncost.torch import aten, ops
+
+
+def sample_shape(t: torch.Tensor) -> tuple:
+    """The per-sample shape of a tensor seen at batch 1: a leading 1 dropped (2+ dimensions)."""
+    shape = tuple(t.shape)
+    return shape[1:] if len(shape) >= 2 and shape[0] == 1 else shape
+
+
+def _numel(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+class Lazy:
+    """Another output of an op whose first output has a node: a node is made only if it is read."""
+
+    def __init__(self, label: str, source: str, owner: str):
+        self.label, self.source, self.owner = label, source, owner
+
+
+class RunReader(TorchDispatchMode):
+    def __init__(self, root: torch.nn.Module, params: dict, meta: bool = False):
+        super().__init__()
+        self.meta = meta                         # on meta tensors: slow Python meta kernels may be skipped
+        self.root = root
+        self.param_path = params                 # id(tensor the run sees) -> parameter path
+        self.paths = {id(m): p for p, m in root.named_modules()}
+        self.nodes, self.shape, self.origin = [], {}, {}
+        self.node_of = WeakIdKeyDictionary()     # tensor -> node name | Lazy
+        self.derived = WeakIdKeyDictionary()     # tensor the input does not reach -> parameter paths it comes from
+        self.used: set = set()                   # parameter paths some executed op reads
+        self.counted: dict = {}                  # parameter path -> node whose row counts it
+        self.taken = {spec.INPUT} | set(self.paths.values())
+        self.made: list = []                     # node names in the order they were taken (to undo an attempt)
+        self.calls = Counter()
+        self.stack: list = []                    # module paths, innermost last
+        self.frames: list = []
+        self.inside = 0                          # > 0 while a known module runs
+        self.notes: list = []
+
+    # --- tensors --------------------------------------------------------------------------
+    def sample_shape(self, t):
+        return sample_shape(t)
+
+    def is_tracked(self, t) -> bool:
+        return isinstance(t, torch.Tensor) and t in self.node_of
+
+    def params_in(self, values) -> set:
+        found = set()
+        for v in values:
+            if isinstance(v, torch.Tensor):
+                p = self.param_path.get(id(v))
+                if p is not None:
+                    found.add(p)
+                elif v in self.derived:
+                    found |= self.derived[v]
+        return found
+
+    def node(self, t: torch.Tensor) -> str:
+        known = self.node_of[t]
+        if isinstance(known, Lazy):
+            name = self.emit(spec.Opaque(known.label, sample_shape(t)), [known.source], known.owner, "output")
+            self.node_of[t] = name
+            return name
+        return known
+
+    # --- the graph ------------------------------------------------------------------------------
+    def unique(self, owner: str, base: str) -> str:
+        stem = f"{owner}.{base}" if owner else base
+        name, k = stem, 0
+        while name in self.taken:
+            k += 1
+            name = f"{stem}_{k}"
+        self.taken.add(name)
+        self.made.append(name)
+        return name
+
+    def emit(self, layer, inputs: list, owner: str, base: str, name: str | None = None, shares=None) -> str:
+        """Append a node reading node names `inputs`; returns its name."""
+        if name is None:
+            name = self.unique(owner, base)
+        elif name not in self.made:
+            self.made.append(name)
+        if spec.takes_many(layer):
+            arg = tuple(self.shape[i] for i in inputs)
+        elif isinstance(layer, spec.Param):
+            arg = ()
+        else:
+            arg = self.shape[inputs[0]]
+        cost = None if isinstance(layer, spec.Opaque) else rules.cost(layer, arg, name)
+        out = tuple(layer.out_shape) if cost is None else cost.out
+        self.last_params = None if cost is None else cost.weights + cost.biases
+        self.nodes.append(spec.Node(name, layer, tuple(inputs), shares))
+        self.shape[name] = out
+        return name
+
+    def attempt(self, layers: list, inputs: list, out: torch.Tensor, owner: str, base: str,
+                weights=(), name: str | None = None, shares=None, out_shape=None, shares_at: int = 0) -> str | None:
+        """Emit a chain of layers reading `inputs` (tensors or node names) if the rules give the
+        shape the run gave (or `out_shape`); else None, nothing added."""
+        names = [t if isinstance(t, str) else self.input_node(t) for t in inputs]   # made before the mark
+        if any(n is None for n in names):
+            return None
+        mark = (len(self.nodes), len(self.made))
+        try:
+            roots = self.params_in(weights)
+            if shares is None and roots & set(self.counted):
+                shares = self.counted[sorted(roots & set(self.counted))[0]]
+            given = [w for w in weights if isinstance(w, torch.Tensor)]
+            direct = given if all(id(w) in self.param_path for w in given) else []
+            for i, layer in enumerate(layers):
+                last = i == len(layers) - 1
+                cur = self.emit(layer, names, owner, base, name if last else None, shares if i == shares_at else None)
+                names = [cur]
+                if direct and not isinstance(layer, (spec.Permute, spec.Reshape)) and \
+                        self.last_params != sum(w.numel() for w in direct):
+                    raise CostError("the rule's parameters are not the weights the op read")
+            if self.shape[cur] != (tuple(out_shape) if out_shape is not None else sample_shape(out)):
+                raise CostError("shape")
+        except CostError:
+            del self.nodes[mark[0]:]
+            for n in self.made[mark[1]:]:
+                self.taken.discard(n)
+                self.shape.pop(n, None)
+            del self.made[mark[1]:]
+            return None
+        for p in roots:
+            self.counted.setdefault(p, self.nodes[mark[0]].name)
+        return cur
+
+    def input_node(self, t: torch.Tensor):
+        """The node for a tensor an op reads: its producer, or a parameter row for a constant."""
+        if self.is_tracked(t):
+            return self.node(t)
+        roots = self.params_in([t])
+        if not roots:
+            return None
+        path = sorted(roots)[0]
+        if len(roots) == 1 and path in self.counted and self.param_path.get(id(t)) == path:
+            return self.counted[path]
+        for p in sorted(roots):
+            if p not in self.counted:
+                shape = self.param_shape(p)
+                self.counted[p] = self.emit(spec.Param(shape), [], "", "", name=self.unique("", p))
+        if self.param_path.get(id(t)) is not None or sample_shape(t) == self.shape[self.counted[path]]:
+            return self.counted[path]
+        return self.emit(spec.Param(sample_shape(t)), [], "", "", name=self.unique("", f"{path}.derived"),
+                         shares=self.counted[path])
+
+    def param_shape(self, path: str) -> tuple:
+        t = self.root.get_parameter(path)
+        return sample_shape(t) if t.dim() else (1,)
+
+    # --- the dispatch mode ---------------------------------------------------------------------
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        fast = aten.META_SHORTCUTS.get(func.overloadpacket) if self.meta else None
+        out = fast(args, kwargs) if fast is not None else None
+        if out is None:
+            out = func(*args, **kwargs)
+        flat = tree_leaves((args, kwargs))
+        roots = self.params_in(flat)
+        self.used |= roots
+        if self.inside:
+            return out
+        outs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
+        if func.overloadpacket in aten.FROM_SHAPE or not any(self.is_tracked(t) for t in flat):
+            if roots:
+                for t in outs:
+                    if t not in self.node_of:
+                        self.derived[t] = self.derived.get(t, set()) | roots
+            return out
+        if outs:
+            self.operator(func, args, kwargs, outs)
+        return out
+
+    def operator(self, func, args, kwargs, outs):
+        call = aten.Call(func, args, kwargs, outs, self)
+        owner = self.stack[-1] if self.stack else ""
+        base = call.packet.__name__.rstrip("_")
+        if call.packet is torch.ops.aten.copy_:
+            return self.copy(call, owner)
+        multi = aten.MULTI.get(call.packet)
+        if multi is not None:
+            parts = multi(call)
+            if parts is not None:
+                made = [self.attempt(layers, inputs, o, owner, base) for o, (layers, inputs) in zip(outs, parts)]
+                if all(made):
+                    for o, n in zip(outs, made):
+                        self.node_of[o] = n
+                    return
+        result = aten.handle(call)
+        if result is aten.SAME:
+            src = next(t for t in tree_leaves(args) if self.is_tracked(t))
+            known = self.node_of[src]            # a side output stays unread (autograd detaches them)
+            self.node_of[outs[0]] = known if isinstance(known, Lazy) else self.node(src)
+            return
+        if result is not None:
+            layer, inputs, *rest = result
+            layers = layer if isinstance(layer, list) else [layer]
+            weights = rest[0] if rest else ()
+            if aten.BATCHED in rest:
+                name = self.batched(layers, inputs, outs[0], owner, base, weights)
+            else:
+                name = self.attempt(layers, inputs, outs[0], owner, base, weights)
+            if name is None and isinstance(layer, (spec.Add, spec.Mul, spec.Binary)):
+                name = self.stand_in(layer, inputs, outs[0], owner, base)
+            if name is not None:
+                self.bind(outs, name, f"aten.{base}", owner)
+                return
+        self.unknown(call, outs, owner, base)
+
+    def batched(self, layers, inputs, out, owner, base, weights):
+        """A layer over images the model batched itself: its weights are counted by their own Param
+        rows (once), the folded layer's copies are shared with them."""
+        params = [w for w in weights if isinstance(w, torch.Tensor) and id(w) in self.param_path]
+        if len(params) != len([w for w in weights if isinstance(w, torch.Tensor)]):
+            return None
+        owners = [self.input_node(w) for w in params]
+        return self.attempt(layers, inputs, out, owner, base, (), shares=owners[0] if owners else None, shares_at=1)
+
+    def stand_in(self, layer, inputs, out, owner, base):
+        """x (op) c where c is a constant no parameter makes (a buffer, a mask): one elementwise
+        function of x, when the result has x's shape."""
+        tracked = [t for t in inputs if self.is_tracked(t)]
+        if len(tracked) != 1 or sample_shape(out) != sample_shape(tracked[0]):
+            return None
+        fn = {spec.Add: "add", spec.Mul: "mul"}.get(type(layer), getattr(layer, "op", None))
+        if fn not in spec.UNARY:
+            return None
+        return self.attempt([spec.Unary(fn)], tracked, out, owner, base)
+
+    def bind(self, outs, name: str, label: str, owner: str):
+        self.node_of[outs[0]] = name
+        for t in outs[1:]:
+            if t not in self.node_of:
+                self.node_of[t] = Lazy(label, name, owner)
+
+    def unknown(self, call, outs, owner: str, base: str):
+        src = next(self.node(t) for t in tree_leaves((call.args, call.kwargs)) if self.is_tracked(t))
+        label = f"aten.{call.packet.__name__}"
+        name = self.emit(spec.Opaque(label, sample_shape(outs[0])), [src], owner, base)
+        self.bind(outs, name, label, owner)
+
+    def copy(self, call, owner: str):
+        """dst.copy_(src): dst (and the tensor it is a view of, as detection's padded batch) now holds src."""
+        dst, src = call.args[0], call.args[1]
+        if not self.is_tracked(src):
+            self.node_of.pop(dst, None)
+            return
+        self.node_of[dst] = self.node(src)
+        base = dst._base
+        if base is not None and base not in self.node_of:
+            if sample_shape(base) == sample_shape(src):
+                self.node_of[base] = self.node(src)
+            else:
+                self.node_of[base] = self.emit(spec.Opaque("aten.copy_ (into a larger tensor)", sample_shape(base)),
+                                               [self.node(src)], owner, "copy")
+
+    # --- module calls ----------------------------------------------------------------------------
+    def pre(self, m, args, kwargs):
+        path = self.paths.get(id(m), type(m).__name__)
+        self.stack.append(path)
+        if self.inside:
+            self.inside += 1
+            self.frames.append(None)
+            return
+        tensors = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+        if not tensors or not self.is_tracked(tensors[0]):
+            self.frames.append(None)
+            return
+        k = self.calls[path] + 1
+        who = path if k == 1 else f"{path}#{k}"
+        try:
+            if type(m) in ops.SEQUENCE_MODULES:
+                layer = ops.SEQUENCE_MODULES[type(m)](m, kwargs, args)
+                inputs = self.sequence_inputs(m, tensors)
+            else:
+                layer, inputs = ops.module_op(m, sample_shape(tensors[0]), who), [(tensors[0], None)]
+                if layer is not None:
+                    rules.cost(layer, sample_shape(tensors[0]), who)     # the rule must take this input
+        except CostError:
+            layer = None
+        if layer is None or not all(want is None or _numel(want) == t.numel() for t, want in inputs):
+            self.frames.append(None)
+            return
+        self.frames.append((who, layer, inputs))
+        self.inside = 1
+
+    def sequence_inputs(self, m, tensors) -> list:
+        """(tensor, per-sample (T, F) shape) for attention's query/key/value or a recurrent layer's
+        input: the batch axis is axis 0 if batch_first, else axis 1."""
+        n = 3 if isinstance(m, torch.nn.MultiheadAttention) else 1
+        picked = tensors[:n]
+        if n == 3 and all(t is picked[0] for t in picked):
+            picked = picked[:1]
+        return [(t, self.sequence_shape(t, getattr(m, "batch_first", False))) for t in picked]
+
+    @staticmethod
+    def sequence_shape(t, batch_first: bool) -> tuple:
+        if t.dim() == 3:
+            return (t.shape[1], t.shape[2]) if batch_first else (t.shape[0], t.shape[2])
+        return tuple(t.shape)
+
+    def post(self, m, args, out):
+        path = self.stack.pop()
+        frame = self.frames.pop()
+        if frame is None:
+            if self.inside:
+                self.inside -= 1
+            return
+        self.inside = 0
+        who, layer, inputs = frame
+        self.calls[path] += 1
+        outs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
+        if not outs:
+            return
+        weights = list(m.parameters())
+        shares = path if self.calls[path] > 1 and weights else None
+        self.taken.add(who)
+        names = [self.as_shape(t, want, path) for t, want in inputs]
+        want_out = self.sequence_shape(outs[0], m.batch_first) if type(m) in ops.SEQUENCE_MODULES else None
+        name = self.attempt([layer], names, outs[0], path, "", weights, name=who, shares=shares, out_shape=want_out)
+        if name is None:
+            label = type(m).__name__
+            name = self.emit(spec.Opaque(label, sample_shape(outs[0])), names[:1], path, "", name=who)
+            self.notes.append(f"{who}: the rule for {label} does not give the shape the run gave: unknown")
+        elif want_out is not None and want_out != sample_shape(outs[0]):
+            name = self.emit(spec.Reshape(sample_shape(outs[0])), [name], path, "layout")
+        self.origin[name] = path
+        self.bind(outs, name, f"{type(m).__name__} output", path)
+
+    def as_shape(self, t, want, owner: str) -> str:
+        """The node of tensor t, viewed as per-sample shape `want` (a (T, 1, F) sequence as (T, F))."""
+        name = self.node(t)
+        if want is None or self.shape[name] == tuple(want):
+            return name
+        return self.emit(spec.Reshape(tuple(want)), [name], owner, "layout")
+
+    def hooks(self) -> list:
+        handles = []
+        for _, m in self.root.named_modules():
+            handles.append(m.register_forward_pre_hook(self.pre, with_kwargs=True))
+            handles.append(m.register_forward_hook(self.post))
+        return handles
