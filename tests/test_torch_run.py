@@ -262,3 +262,36 @@ def test_functional_group_norm_is_one_row_with_its_parameters():
     rep = analyze(r.spec, (8, 5, 5))
     assert [(row.name, row.kind, row.params) for row in rep.rows] == [
         ("g", "groupnorm", 16), ("native_group_norm", "groupnorm", 16)] and rep.complete
+
+
+class StandardisedConv(nn.Conv2d):
+    """A weight-standardised conv (as timm's ScaledStdConv2d): the conv reads a weight computed
+    from two parameters, `weight` and a per-filter `gain`."""
+
+    def __init__(self):
+        super().__init__(3, 4, 3)
+        self.gain = nn.Parameter(torch.ones(4, 1, 1, 1))
+
+    def forward(self, x):
+        w = (self.weight - self.weight.mean(dim=(1, 2, 3), keepdim=True)) * self.gain
+        return nn.functional.conv2d(x, w, self.bias)
+
+
+class StandardisedNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = StandardisedConv()
+        self.fc = nn.Linear(4 * 6 * 6, 2)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).flatten(1))
+
+
+def test_every_parameter_a_computed_weight_comes_from_is_counted():
+    model = StandardisedNet()
+    r = read_module(model, (3, 8, 8), method="run")
+    rep = analyze(r.spec, (3, 8, 8), convention="torch")
+    assert rep.total["params"] == sum(p.numel() for p in model.parameters()) == 4 * 27 + 4 + 4 + 144 * 2 + 2
+    with FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, 8, 8))
+    assert rep.total["flops"] == counter.get_total_flops()

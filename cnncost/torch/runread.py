@@ -162,9 +162,27 @@ class RunReader(TorchDispatchMode):
                 self.shape.pop(n, None)
             del self.made[mark[1]:]
             return None
+        fresh = sorted(p for p in roots if p not in self.counted)
         for p in roots:
             self.counted.setdefault(p, self.nodes[mark[0]].name)
+        if given and not direct:
+            self.count_beyond_rule(fresh, given)
         return cur
+
+    def count_beyond_rule(self, fresh: list, given: list):
+        """An op whose weight is computed from several parameters (a weight-standardised conv:
+        weight and gain): its rule counts as many elements as the weight and bias it reads; each
+        parameter beyond those gets a `Param` row of its own, so every parameter read is counted."""
+        if self.last_params is None or not isinstance(self.last_params, int):
+            return
+        numel = {p: self.root.get_parameter(p).numel() for p in fresh}
+        read_directly = {self.param_path.get(id(w)) for w in given}
+        left = self.last_params - sum(numel[p] for p in fresh if p in read_directly)
+        for p in sorted((p for p in fresh if p not in read_directly), key=lambda p: (-numel[p], p)):
+            if numel[p] <= left:
+                left -= numel[p]
+            else:
+                self.counted[p] = self.emit(spec.Param(self.param_shape(p)), [], "", "", name=self.unique("", p))
 
     def input_node(self, t: torch.Tensor):
         """The node for a tensor an op reads: its producer, or a parameter row for a constant."""
