@@ -23,6 +23,13 @@ MIN_WRAP = 20
 DEFAULT_WIDTH = 80
 
 
+def rule_char() -> str:
+    """The rule under the header: a box-drawing line on a UTF-8 terminal; '-' in a pipe or file,
+    so that every line there has as many bytes as columns (awk, cut and diff count bytes)."""
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    return RULE if sys.stdout.isatty() and encoding == "utf8" else "-"
+
+
 def use_color(color: bool | None) -> bool:
     """Colour when asked, or by default when stdout is a terminal and NO_COLOR is unset."""
     if color is not None:
@@ -154,7 +161,7 @@ def draw(cols: list, rows: int, *, total: bool = False, spans: dict | None = Non
             out.append(f"{BOLD if style == 'bold' else DIM}{line}{RESET}" if color and style else line)
         return out
 
-    lines = line_set([c.header for c in kept], "bold") + [RULE * rule_width]
+    lines = line_set([c.header for c in kept], "bold") + [rule_char() * rule_width]
     for i in range(rows):
         lines += line_set([c.cells(level)[i] for c in kept])
         if spans and spans.get(i):
@@ -162,7 +169,7 @@ def draw(cols: list, rows: int, *, total: bool = False, spans: dict | None = Non
                 lines += [f"{DIM}{s}{RESET}" if color else s
                           for s in wrap_text("  " + text, max(width or 0, rule_width) or None, "     ")]
     if total:
-        lines += [RULE * rule_width] + line_set([c.cells(level)[rows] for c in kept], "bold")
+        lines += [rule_char() * rule_width] + line_set([c.cells(level)[rows] for c in kept], "bold")
     return lines, dropped, level
 
 
