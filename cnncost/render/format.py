@@ -303,9 +303,9 @@ def memory_lines(report) -> list:
         f"  inference: input {nbytes(m['input'])}, all layer outputs {b('activations_all')}, "
         f"peak layer in+out {b('inference_peak')}",
     ]
-    if not getattr(report, "training", None):   # --training replaces this estimate with the replayed step
-        lines.append(f"  training (params + grads + optimiser state + saved outputs): SGD {b('training_sgd')}, "
-                     f"SGD-momentum {b('training_momentum')}, Adam {b('training_adam')}")
+    if not getattr(report, "training", None):   # the step's memory is the replayed one of --training
+        lines.append("  training step: --training gives backward FLOPs, saved bytes and the peak memory "
+                     "of one step (--optimizer sgd|momentum|adam|adamw)")
     return lines
 
 
