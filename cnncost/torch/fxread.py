@@ -16,7 +16,6 @@ import math
 import operator
 import re
 from collections import Counter
-from dataclasses import dataclass
 
 import torch
 from torch import fx
@@ -24,42 +23,8 @@ from torch import fx
 from cnncost import rules, spec
 from cnncost.errors import CostError
 from cnncost.torch import ops
-
-
-class _Marker:
-    def __init__(self, text):
-        self.text = text
-
-    def __repr__(self):
-        return self.text
-
-
-#: the batch size: known to PyTorch, absent from the per-sample spec
-BATCH = _Marker("B")
-#: a value the reader cannot know without running the model
-UNKNOWN = _Marker("?")
-
-
-@dataclass(frozen=True)
-class T:
-    """A tensor: the output of spec node `name`."""
-    name: str
-
-
-@dataclass(frozen=True)
-class Attr:
-    """A tensor attribute of a module (fx get_attr): a parameter or a buffer."""
-    path: str
-    tensor: torch.Tensor
-    node: str = ""           # the fx get_attr node
-
-
-@dataclass(frozen=True)
-class Pieces:
-    """torch.chunk / split before indexing: slices [start, stop) of `source` along `axis`."""
-    source: T
-    axis: int
-    bounds: tuple
+from cnncost.torch.fxshape import ShapeOps
+from cnncost.torch.fxvalues import BATCH, UNKNOWN, Attr, Pieces, T
 
 
 _PY_MODULES = {operator.__name__, math.__name__, builtins.__name__, "_operator"}
@@ -99,7 +64,7 @@ class Unread(Exception):
     """fx met an op it cannot map (raised in strict mode, where the run-time reader takes over)."""
 
 
-class FxReader:
+class FxReader(ShapeOps):
     def __init__(self, root: torch.nn.Module, graph: fx.Graph, input_shape: tuple, strict: bool = False):
         self.root, self.graph, self.input_shape = root, graph, tuple(input_shape)
         self.strict = strict
@@ -425,77 +390,6 @@ class FxReader:
                 result = self.flatten(node, x, a["start_dim"], a["end_dim"]) if method == "flatten" else \
                     self.shape_op(node, method, x, a)
         return self.opaque(node, method) if result is None else result
-
-    def shape_op(self, node, what: str, x: T, a: dict):
-        """reshape / view, permute, transpose, squeeze / unsqueeze, mean, chunk, split (None: unknown)."""
-        shape = self.shape[x.name]
-        if what == "reshape":
-            sizes = tuple(a["shape"])
-            if not sizes or sizes[0] is not BATCH or any(s is UNKNOWN or s is BATCH for s in sizes[1:]):
-                return None
-            return self.emit(spec.Reshape(sizes[1:]), [x], node)
-        if what == "permute":
-            dims, ndim = list(a["dims"]), len(shape) + 1
-            if len(dims) != ndim or not all(isinstance(d, int) and -ndim <= d < ndim for d in dims):
-                return None
-            dims = [d % ndim for d in dims]
-            if dims[0] != 0:
-                return None          # moves the batch dimension
-            return self.emit(spec.Permute(tuple(d - 1 for d in dims[1:])), [x], node)
-        if what == "transpose":
-            d0, d1 = self.dim(x, a["dim0"]), self.dim(x, a["dim1"])
-            if d0 is None or d1 is None:
-                return None
-            dims = list(range(len(shape)))
-            dims[d0], dims[d1] = d1, d0
-            return self.emit(spec.Permute(tuple(dims)), [x], node)
-        if what in ("squeeze", "unsqueeze"):
-            return self.squeeze(node, what, x, a["dim"])
-        if what == "mean":
-            dims = a["dim"]
-            if dims is None:
-                return None
-            axes = [self.dim(x, d) for d in (dims if isinstance(dims, (tuple, list)) else (dims,))]
-            if any(ax is None for ax in axes):
-                return None
-            return self.emit(spec.Mean(tuple(axes), bool(a["keepdim"])), [x], node)
-        if what in ("chunk", "split"):
-            return self.pieces(x, what, a)
-        return None
-
-    def squeeze(self, node, what, x, d):
-        shape = self.shape[x.name]
-        if what == "unsqueeze":
-            if not isinstance(d, int):
-                return None
-            d = d % (len(shape) + 2)
-            if d == 0:
-                return None
-            out = (*shape[:d - 1], 1, *shape[d - 1:])
-        else:
-            dims = range(len(shape)) if d is None else [self.dim(x, d)]
-            if any(ax is None for ax in dims):
-                return None
-            out = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
-        return self.emit(spec.Reshape(out), [x], node)
-
-    def pieces(self, x, what, a):
-        axis = self.dim(x, a["dim"])
-        n = self.shape[x.name][axis] if axis is not None else None
-        if axis is None or not isinstance(n, int):
-            return None
-        if what == "chunk":
-            size = -(-n // a["chunks"])
-            sizes = [min(size, n - i) for i in range(0, n, size)]
-        else:
-            s = a.get("split_size_or_sections", a.get("split_size"))
-            sizes = [min(s, n - i) for i in range(0, n, s)] if isinstance(s, int) else list(s)
-        bounds, start = [], 0
-        for s in sizes:
-            bounds.append((start, start + s))
-            start += s
-        return Pieces(x, axis, tuple(bounds))
-
 
 def read_fx(module: torch.nn.Module, input_shape: tuple, name: str | None = None, strict: bool = False):
     """(Graph spec, fx Graph, reader) for a module in eval mode; `strict`: raise `Unread` at the

@@ -1,0 +1,43 @@
+"""What the fx reader passes between graph nodes: tensors (spec node names), module attributes,
+chunk/split pieces, and markers for the batch size and for values it cannot know."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+class _Marker:
+    def __init__(self, text):
+        self.text = text
+
+    def __repr__(self):
+        return self.text
+
+
+#: the batch size: known to PyTorch, absent from the per-sample spec
+BATCH = _Marker("B")
+#: a value the reader cannot know without running the model
+UNKNOWN = _Marker("?")
+
+
+@dataclass(frozen=True)
+class T:
+    """A tensor: the output of spec node `name`."""
+    name: str
+
+
+@dataclass(frozen=True)
+class Attr:
+    """A tensor attribute of a module (fx get_attr): a parameter or a buffer."""
+    path: str
+    tensor: torch.Tensor
+    node: str = ""           # the fx get_attr node
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """torch.chunk / split before indexing: slices [start, stop) of `source` along `axis`."""
+    source: T
+    axis: int
+    bounds: tuple
