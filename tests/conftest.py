@@ -27,7 +27,7 @@ TORCHVISION = {
     "mnasnet1_0": (3, 224, 224), "efficientnet_b0": (3, 224, 224), "regnet_y_400mf": (3, 224, 224),
     "convnext_tiny": (3, 224, 224),
 }
-#: the quick ones run by default; the rest are marked slow (CI runs both: pytest, then pytest -m slow)
+#: the quick ones are plain tests; the rest are marked `proof` (a minute in all; run by default too)
 FAST = {"alexnet", "resnet18", "mobilenet_v2", "mobilenet_v3_small", "shufflenet_v2_x1_0", "squeezenet1_0",
         "mnasnet1_0", "efficientnet_b0", "regnet_y_400mf"}
 #: zoo models proved through the builder at 32x32
@@ -36,7 +36,7 @@ ZOO_FAST = {"resnet20", "resnet56", "davidnet"}
 
 
 def torchvision_params(names=TORCHVISION, fast=FAST):
-    return [pytest.param(n, marks=() if n in fast else pytest.mark.slow) for n in names]
+    return [pytest.param(n, marks=() if n in fast else pytest.mark.proof) for n in names]
 
 
 def module_of(row_name: str) -> str:

@@ -22,7 +22,7 @@ def flop_counter(model, shape, batch=2):
     return counter.get_total_flops()
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n in FAST else pytest.mark.slow)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n in FAST else pytest.mark.proof)
                                   for n in sorted(zoo.names())])
 def test_torch_convention_equals_flop_counter_on_the_zoo(name):
     m = zoo.get(name)

@@ -15,7 +15,7 @@ HEAVY = {"vgg11", "vgg13", "vgg16", "vgg19", "resnet101", "resnet152", "resnet11
 
 
 def zoo_params():
-    return [pytest.param(n, marks=pytest.mark.slow if n in HEAVY else ()) for n in zoo.names()]
+    return [pytest.param(n, marks=pytest.mark.proof if n in HEAVY else ()) for n in zoo.names()]
 
 
 @pytest.mark.parametrize("name", zoo_params())

@@ -156,8 +156,10 @@ def test_random_stacks_agree_with_pytorch(case):
 
 
 def _check_rf(module, report, shape):
-    """Exact when the field has no holes: every layer has d = 1 and k >= s (then, by induction, a
-    field of size S and jump J has S >= J, so the k taps' fields, J apart, overlap).  With holes
+    """Exact when the field has no holes: every layer has d = 1, k >= s and p < k (then, by
+    induction, a field of size S and jump J has S >= J, so the k taps' fields, J apart, overlap,
+    and no window reads only padding: with p >= k an edge output reads padding alone, which the
+    theoretical field still places over the image, while no input pixel reaches it).  With holes
     (dilation, or a kernel shorter than its stride) a field clipped by the border may end on a
     hole, and the measured end is then the last real tap inside: the ends that are not clipped
     must still be exact, and the measured interval inside the calculator's."""
@@ -172,7 +174,9 @@ def _check_rf(module, report, shape):
                "last": (node, corner), "read": (node, None)}
     got = rf.measure(module, shape, targets)
     dense = all(getattr(m, "dilation", (1, 1)) in (1, (1, 1)) and _pair(m.kernel_size)[0] >= _pair(m.stride)[0]
-                and _pair(m.kernel_size)[1] >= _pair(m.stride)[1] for m in module if hasattr(m, "kernel_size"))
+                and _pair(m.kernel_size)[1] >= _pair(m.stride)[1]
+                and all(p < k for p, k in zip(_pair(m.padding), _pair(m.kernel_size)))
+                for m in module if hasattr(m, "kernel_size"))
     for tag in ("centre", "first", "last"):
         want = rf.expected(row.rf, targets[tag][1], got["read"])
         if dense or want is None:

@@ -10,7 +10,7 @@ zoo's CIFAR models (built by cnncost.torch.build, at 32x32):
   ActivationCountAnalysis, in total and for every module (by_module);
 - receptive fields equal the measured ones (cnncost.torch.rf: non-zero input gradients from one
   output position of a linearised copy with random weights), at a smaller input for speed.
-Slow models are marked `slow` (pytest -m slow); conftest caches each model's measurements.
+Heavier models are marked `proof` (run by default; -m proof runs them alone); conftest caches each model's measurements.
 """
 import pytest
 
@@ -24,7 +24,7 @@ AUXILIARY = {"googlenet": ("aux1", "aux2"), "inception_v3": ("AuxLogits",)}
 RF_INPUT = {"inception_v3": (3, 107, 107), "alexnet": (3, 96, 96), "efficientnet_b0": (3, 96, 96),
             "mobilenet_v3_small": (3, 96, 96), "resnet18": (3, 128, 128), "mobilenet_v2": (3, 128, 128)}
 RF_DEFAULT = (3, 64, 64)
-ZOO = [pytest.param(n, marks=() if n in ZOO_FAST else pytest.mark.slow) for n in ZOO_CIFAR]
+ZOO = [pytest.param(n, marks=() if n in ZOO_FAST else pytest.mark.proof) for n in ZOO_CIFAR]
 
 
 # --- parameters -----------------------------------------------------------------------------------
