@@ -59,17 +59,131 @@ def flop_counter_total(module, shapes, layout) -> int:
 
 
 def fvcore_total(module, shape):
+    """fvcore's total and time, with the analysis (for `explain_fvcore`) and, per aten::einsum call,
+    (fvcore's count, the count before numpy's rounding): fvcore's own einsum handler, wrapped to
+    record, so its totals are unchanged."""
     from fvcore.nn import FlopCountAnalysis
     logging.disable(logging.WARNING)
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             x = torch.randn(1, *shape)
+            einsums = []
             t = time.perf_counter()
-            total = FlopCountAnalysis(module, x).total()
-            return total, time.perf_counter() - t
+            fa = FlopCountAnalysis(module, x).set_op_handle("aten::einsum", _einsum_recorder(einsums))
+            total = fa.total()
+            return total, time.perf_counter() - t, fa, einsums
     finally:
         logging.disable(logging.NOTSET)
+
+
+# Why fvcore's total differs from cnncost's in fvcore's convention (docs/fvcore-differences.md,
+# "Models where the totals differ").  Each cause is computed from the report and fvcore's analysis
+# and checked against both; a row is "explained" only when cnncost's total minus the signed causes
+# equals fvcore's total exactly.
+
+def _einsum_recorder(records: list):
+    from fvcore.nn.jit_handles import einsum_flop_jit
+
+    def handle(inputs, outputs):
+        value = einsum_flop_jit(inputs, outputs)
+        records.append((value, _einsum_unrounded(inputs, value)))
+        return value
+    return handle
+
+
+def _einsum_unrounded(inputs, value):
+    """fvcore counts an einsum it has no closed form for as numpy's `einsum_path` "Optimized FLOP
+    count" / 2, read back from text printed as `%.3e` (4 significant digits).  For two operands with
+    a summed index that count is 2 x the product of all index sizes: return that product (the MACs)
+    when the rounding reproduces fvcore's value, else None."""
+    import numpy as np
+    from fvcore.nn.jit_handles import get_shape
+    equation = inputs[0].toIValue().replace(" ", "")
+    shapes = [get_shape(v) for v in inputs[1].node().inputs()]
+    if "..." in equation or "->" not in equation or len(shapes) != 2:
+        return None
+    lhs, out = equation.split("->")
+    sizes = {}
+    for term, shape in zip(lhs.split(","), shapes):
+        if shape is None or len(term) != len(shape):
+            return None
+        sizes.update(zip(term, shape))
+    if not set(lhs) - {","} - set(out):
+        return None                                     # no summed index: not a product of MACs
+    macs = 1
+    for n in sizes.values():
+        macs *= n
+    if value == macs or value == float(np.floor(float(f"{2 * macs:.3e}") / 2)):
+        return macs
+    return None
+
+
+def _owner(name: str, paths: set) -> str:
+    """The module whose forward made a cnncost row: the row's module, or for a function row
+    (`blocks.0.attn.bmm`) the module it was called in."""
+    base = name.split("#")[0]
+    return base if base in paths else (base.rsplit(".", 1)[0] if "." in base else "")
+
+
+def _own(per_module: dict, path: str):
+    """fvcore attributes an op to every ancestor: a module's own ops are its counts minus its
+    direct children's."""
+    from collections import Counter
+    own = Counter(per_module.get(path, {}))
+    prefix = path + "." if path else ""
+    for key, counts in per_module.items():
+        if key.startswith(prefix) and key != path and "." not in key[len(prefix):]:
+            own.subtract(counts)
+    return own
+
+
+def explain_fvcore(report, module, fa, einsums) -> tuple:
+    """([(cause, FLOPs cnncost counts minus fvcore's)], closes): the known causes, each checked."""
+    from collections import defaultdict
+    paths = {n for n, _ in module.named_modules()}
+    rows = report.rows
+    owners = [_owner(r.name, paths) for r in rows]
+    counts = fa.by_module_and_operator()
+    unsupported = {p: fa.unsupported_ops(p) for p in counts}
+    causes = []
+
+    # nn.MultiheadAttention under no_grad: fused aten::_native_multi_head_attention, no handler, 0
+    mha = defaultdict(list)
+    for r in rows:
+        if r.kind == "mha":
+            mha[r.name.split("#")[0]].append(r.flops)
+    fused = [p for p, f in mha.items() if fa.by_module()[p] == 0
+             and _own(unsupported, p)["aten::_native_multi_head_attention"] == len(f)]
+    if fused:
+        n = sum(sum(mha[p]) for p in fused)
+        causes.append((f"fvcore skips nn.MultiheadAttention's no-grad fused path "
+                       f"(aten::_native_multi_head_attention x{len(fused)}, no handler); cnncost counts its "
+                       f"projections", n))
+
+    # weight standardisation (timm's StdConv2d, ScaledStdConv2d): aten::batch_norm in training mode
+    # on the weight, 5 per weight element (4 without affine); cnncost: an op on parameters, no row
+    std, per = [], set()
+    for name, m in module.named_modules():
+        bn = _own(counts, name)["batch_norm"]
+        w = getattr(m, "weight", None)
+        if bn and isinstance(w, torch.Tensor) and bn in (4 * w.numel(), 5 * w.numel()) and not any(
+                r.kind == "bn" and r.flops for r, o in zip(rows, owners) if o == name):
+            std.append(bn)
+            per.add(bn // w.numel())
+    if std:
+        causes.append((f"fvcore counts weight standardisation (aten::batch_norm in training mode on the weights "
+                       f"of {len(std)} convolutions, {' or '.join(map(str, sorted(per)))} per element); cnncost "
+                       f"reads ops on parameters as constants", -sum(std)))
+
+    # aten::einsum: fvcore reads numpy's count printed to 4 significant digits
+    rounded = [(v, u) for v, u in einsums if u is not None and v != u]
+    if rounded and all(u is not None for _, u in einsums):
+        causes.append((f"fvcore rounds aten::einsum counts to 4 significant digits (numpy einsum_path's "
+                       f"printed count; {len(rounded)} of {len(einsums)} calls)",
+                       int(sum(u - v for v, u in rounded))))
+    gap = report.total["flops"] - fa.total()
+    return causes, bool(causes) and report.complete and gap == sum(n for _, n in causes)
 
 
 def one(name: str) -> dict:
@@ -103,10 +217,13 @@ def one(name: str) -> dict:
     row.update(out_shape=list(rep.total["output_shape"]), real_shape=list(sample_shape(first)))
     row["shape_ok"] = tuple(rep.total["output_shape"]) == sample_shape(first)
     if layout == "batch" and len(shapes) == 1:
-        fv, fv_s = fvcore_total(module, shapes[0])
+        fv, fv_s, fa, einsums = fvcore_total(module, shapes[0])
         ours = analyze(r.spec, r.input_shape, convention="fvcore")
         row.update(fvcore=fv, fvcore_s=fv_s, flops_fvcore=ours.total["flops"],
                    fvcore_ok=ours.complete and ours.total["flops"] == fv, speedup=fv_s / row["read_s"])
+        if not row["fvcore_ok"]:
+            causes, closes = explain_fvcore(ours, module, fa, einsums)
+            row.update(fvcore_why=causes, fvcore_explained=closes)
     return row
 
 
@@ -124,19 +241,35 @@ def markdown(rows: list) -> str:
                   f"{sum(r['complete'] for r in done)}; output shapes equal: {sum(r['shape_ok'] for r in done)}; "
                   f"params equal: {sum(r['params_ok'] for r in done)}; torch FLOPs equal: "
                   f"{sum(r['torch_ok'] for r in done)}; fvcore FLOPs equal: "
-                  f"{sum(bool(r.get('fvcore_ok')) for r in done)} of {len(speed)}.",
+                  f"{sum(bool(r.get('fvcore_ok')) for r in done)} of {len(speed)}; fvcore differences fully "
+                  f"explained: {sum(bool(r.get('fvcore_explained')) for r in done)} (listed under the table).",
                   f"Speedup over fvcore: median {statistics.median(speed):.1f}x, min {min(speed):.1f}x, "
                   f"max {max(speed):.1f}x over {len(speed)} models.", ""]
     lines += ["| model | reader | shape | params | torch FLOPs | fvcore FLOPs | speedup | unknown ops |",
               "|---|---|---|---|---|---|---|---|"]
+    why = []
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['model']} | cannot read: {r['error'][:150]} | | | | | | |")
             continue
         unknown = ", ".join(f"{k} x{v}" for k, v in r["unknown"].items())
         sp = f"{r['speedup']:.1f}x" if r.get("speedup") else "-"
+        fv = ok(r.get("fvcore_ok"))
+        if r.get("fvcore_why") or (r.get("fvcore_why") == [] and r["complete"]):
+            why.append(r)
+            fv = ("differs: explained" if r.get("fvcore_explained") else fv) + f" [{len(why)}]"
         lines.append(f"| {r['model']} | {r['method']} | {ok(r['shape_ok'])} | {ok(r['params_ok'])} | "
-                     f"{ok(r['torch_ok'])} | {ok(r.get('fvcore_ok'))} | {sp} | {unknown[:200]} |")
+                     f"{ok(r['torch_ok'])} | {fv} | {sp} | {unknown[:200]} |")
+    if why:
+        lines += ["", "Why fvcore's total differs (cnncost's FLOPs in fvcore's convention minus fvcore's; "
+                  "docs/fvcore-differences.md):", ""]
+        for i, r in enumerate(why, 1):
+            gap = r["flops_fvcore"] - r["fvcore"]
+            rest = gap - sum(n for _, n in r["fvcore_why"])
+            causes = "; ".join(f"{c}: {n:+,}" for c, n in r["fvcore_why"]) or "no known cause"
+            end = ("closes exactly" if r.get("fvcore_explained") else "cnncost's count is incomplete"
+                   if not r["complete"] else f"**{rest:+,.0f} unexplained**")
+            lines.append(f"{i}. {r['model']}: {gap:+,.0f} = {causes}; {end}.")
     return "\n".join(lines) + "\n"
 
 

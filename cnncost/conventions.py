@@ -29,8 +29,10 @@ ACTIVATION_FLOPS = {
 #: a clamp 2 (two compares); transcendental functions count 1, a convention, not a cost on a device
 FUNCTION_FLOPS = {**{fn: 1 for fn in ("exp", "log", "sqrt", "rsqrt", "reciprocal", "abs", "neg", "sin", "cos",
                                       "erf", "square", "pow", "floor", "ceil", "round", "sign", "add", "sub",
-                                      "mul", "div", "maximum", "minimum", "atan2", "eq", "lt", "gt", "where")},
-                  "clamp": 2}
+                                      "mul", "div", "maximum", "minimum", "atan2", "eq", "lt", "gt", "where",
+                                      "log2", "not", "remainder", "floor_divide", "ne", "le", "ge", "and", "or",
+                                      "xor")},
+                  "clamp": 2, "addcmul": 2, "addcdiv": 2}
 
 #: reductions per input element: one add or compare; var/std 3 (subtract the mean, square, add),
 #: norm 2 (square, add), logsumexp 2 (exp, add)
@@ -47,6 +49,9 @@ class Convention:
     activation_kinds: frozenset | None = None  # layer kinds whose outputs count as activations; None = all
     skip_kinds: frozenset = frozenset()  # layer kinds the counter has no handler for: 0 FLOPs, MACs and all
     skip_marks: frozenset = frozenset()  # op categories that mark a row the counter does not see (0 FLOPs)
+    #: whether work that depends on the values (category 'data:OP': nms's IoUs) would count; a rule
+    #: cannot give it, so under such a convention the row's FLOPs are unknown and the total incomplete
+    counts_value_work: bool = False
 
     def flops(self, macs, ops: dict):
         total = self.per_mac * macs
@@ -58,6 +63,10 @@ class Convention:
 
     def counts_flops(self, kind: str, ops: dict = {}) -> bool:
         return kind not in self.skip_kinds and not self.skip_marks.intersection(ops)
+
+    def knows_flops(self, ops: dict) -> bool:
+        """False when the row holds value-dependent work this convention would count."""
+        return not (self.counts_value_work and any(c.startswith("data:") for c in ops))
 
     def counts_activations(self, kind: str) -> bool:
         return self.activation_kinds is None or kind in self.activation_kinds
@@ -81,6 +90,7 @@ CNNCOST = Convention(
             **{f"act:{fn}": n for fn, n in ACTIVATION_FLOPS.items()},
             **{f"fn:{fn}": n for fn, n in FUNCTION_FLOPS.items()},
             **{f"reduce:{op}": n for op, n in REDUCTION_FLOPS.items()}},
+    counts_value_work=True,
 )
 
 FVCORE = Convention(

@@ -14,6 +14,10 @@ UNITS = {
 }
 
 
+#: how the walk names a value-dependent op in `Report.unknown` (its FLOPs unknown, the rest known)
+VALUE_DEPENDENT = " (value-dependent)"
+
+
 @dataclass(frozen=True)
 class RF:
     """Receptive field along one axis: size in input pixels, jump (product of strides) and the
@@ -74,5 +78,14 @@ class Report:
     @property
     def complete(self) -> bool:
         return not self.unknown
+
+    def partial(self, key: str) -> bool:
+        """True when total `key` leaves something out: every total when some op has no rule; only
+        the FLOPs when what is missing is value-dependent work (nms) whose shapes are known."""
+        if not self.unknown:
+            return False
+        if all(op.endswith(VALUE_DEPENDENT) for op in self.unknown):
+            return key == "flops"
+        return key != "rf"
 
     units = UNITS

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from cnncost import conventions, rules, spec
 from cnncost.errors import CostError
 from cnncost.memory import memory
-from cnncost.report import RF, Report, Row
+from cnncost.report import RF, VALUE_DEPENDENT, Report, Row
 from cnncost.sizes import add, equal, exact, format_input, half, is_concrete, numel_of, smax, smin, tidy
 
 
@@ -93,6 +93,10 @@ class _Walk:
         work = dict(work)
         if not counted:
             work["flops"] = f"0 ({conv.name} does not count this {kind})"
+        elif not conv.knows_flops(ops):
+            flops = None
+            self.unknown[f"{kind}{VALUE_DEPENDENT}"] += 1
+            work["flops"] = f"unknown: how much {kind} computes depends on the values"
         elif macs or any(conv.per_op.get(k) for k in ops):
             batch = f" x batch {self.batch}" if self.batch != 1 else ""
             work["flops"] = f"{conv.flops_work(macs, ops)}{batch} = {exact(flops)}"
@@ -139,10 +143,10 @@ class _Walk:
         for n in node.nodes:
             ins = [states[i] for i in n.inputs]
             who, op = f"{inner}{n.name}", n.op
-            if isinstance(op, spec.Param):
+            if isinstance(op, (spec.Param, spec.Constant)):
                 c = rules.cost(op, (), who)
                 out = _State(c.out, (NONE, NONE), len(self.rows))
-                self.rows.append(Row(name=who, kind="param", depth=depth, input_shape=(), output_shape=c.out,
+                self.rows.append(Row(name=who, kind=rules.kind(op), depth=depth, input_shape=(), output_shape=c.out,
                                      weights=c.weights, biases=0, activations=0, macs=0, flops=0,
                                      rf=out.rf, work=c.work, elements=0))
             elif isinstance(op, spec.MERGES):

@@ -281,3 +281,31 @@ def test_cli_table_torchvision_resnet18():
     import json
     total = json.loads(out)["total"]
     assert total["params"] == 11_689_512     # torchvision's model docs: resnet18, 11,689,512 params
+
+
+class BatchNormAct(nn.BatchNorm2d):
+    """timm's BatchNormAct2d pattern: a BatchNorm2d subclass whose forward calls F.batch_norm."""
+
+    def forward(self, x):
+        x = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        return F.relu(x)
+
+
+def test_functional_batch_norm_reads_with_fx():
+    """F.batch_norm with running statistics in eval mode is BatchNorm: fx reads it (closed forms),
+    fvcore's totals and every row's shape agree."""
+    module = nn.Sequential(nn.Conv2d(3, 6, 3), BatchNormAct(6), nn.Conv2d(6, 4, 1), BatchNormAct(4, affine=False))
+    module.eval()
+    r, rep = check(module, (3, 9, 11))
+    assert r.method == "fx" and [row.kind for row in rep.rows].count("bn") == 2
+
+
+def test_timm_efficientnet_reads_with_fx():
+    timm = pytest.importorskip("timm")
+    module = timm.create_model("efficientnet_b0", pretrained=False)
+    module.eval()
+    r = read_module(module, (3, 96, 128))
+    rep = analyze(r.spec, (3, 96, 128), convention="fvcore")
+    assert r.method == "fx" and rep.complete
+    assert rep.total["params"] == sum(p.numel() for p in module.parameters())
+    assert (rep.total["flops"], rep.total["activations"]) == fvcore_totals(module, (3, 96, 128))

@@ -82,6 +82,7 @@ def test_torchvision_sample(name, shapes, layout):
     pytest.importorskip("torchvision")
     from cnncost.torch import sources
     r, rep = prove(sources.torchvision_model(name), shapes, layout)
+    assert rep.complete, rep.unknown              # every op known under the torch convention, detection's too
     if name == "googlenet":                       # auxiliary classifiers run only in training
         assert set(r.unused) == {"aux1", "aux2"}
     if name == "r3d_18":

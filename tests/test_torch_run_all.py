@@ -1,7 +1,7 @@
 """Every torchvision model (natural inputs, nothing downloaded) and the sweep's timm models, read as
 they run and checked as in test_torch_run.prove: output shape = a real forward's, params =
-sum(numel) of the parameters used and FLOPs (torch convention) = FlopCounterMode's where every op
-is known, unknown ops as named rows.  Slow (real forwards of every model): pytest -m slow."""
+sum(numel) of the parameters used and FLOPs (torch convention) = FlopCounterMode's, every op
+known.  Slow (real forwards of every model): pytest -m slow."""
 import os
 import sys
 
@@ -28,7 +28,8 @@ def only_when_asked(request):
 def test_every_torchvision_model(name):
     from cnncost.torch import sources
     shapes, layout = sources.torchvision_inputs(name)
-    prove(sources.torchvision_model(name), shapes, layout)
+    _, rep = prove(sources.torchvision_model(name), shapes, layout)
+    assert rep.complete, rep.unknown          # every op known in the torch convention
 
 
 @pytest.mark.slow
@@ -37,4 +38,5 @@ def test_timm_models(name):
     pytest.importorskip("timm")
     from cnncost.torch import sources
     module, shapes = sources.timm_model(name)
-    prove(module, shapes)
+    _, rep = prove(module, shapes)
+    assert rep.complete, rep.unknown

@@ -188,11 +188,11 @@ class View:
     """A report laid out for the table renderers: `columns` (Col), per row the raw values
     (`values`, key -> number/expression/text) and their full text (`rows`, key -> text), the same
     for the TOTAL (`total_values`, `total`), and `work`: per row the --show-work arithmetic
-    (key -> text) or None.  `incomplete` marks totals that leave unknown ops out ('+ ?')."""
+    (key -> text) or None.  `incomplete` holds the keys of totals that leave unknown ops out ('+ ?')."""
 
     def __init__(self, title: str, notes: list, columns: list, rows: list, depths: list, total: dict,
                  footer: list, work: list | None = None, values: list = (), total_values: dict | None = None,
-                 incomplete: bool = False):
+                 incomplete: frozenset = frozenset()):
         self.title, self.notes, self.columns, self.rows, self.depths = title, notes, columns, rows, depths
         self.total, self.footer, self.work = total, footer, work
         self.values, self.total_values, self.incomplete = list(values), dict(total_values or {}), incomplete
@@ -249,12 +249,11 @@ def row_cells(row, no_bias: bool, cols=None) -> dict:
 
 
 def total_cells(report, no_bias: bool, cols=None) -> dict:
-    plus = "" if report.complete else " + ?"
     out = {}
     for c in cols or columns(no_bias):
         x = value(report.total, c.key)
         out[c.key] = "TOTAL" if c.key == "name" else "" if c.key == "kind" else \
-            text(c.key, x) + (plus if c.numeric and c.key != "rf" else "")
+            text(c.key, x) + (" + ?" if c.numeric and report.partial(c.key) else "")
     return out
 
 
@@ -294,7 +293,7 @@ def notes(report, no_bias: bool) -> list:
 def memory_lines(report) -> list:
     """The memory footer; with unknown ops every figure is a lower bound, marked '+ ?'."""
     m = report.memory
-    plus = "" if report.complete else " + ?"
+    plus = " + ?" if report.partial("memory") else ""
 
     def b(key):
         return nbytes(m[key]) + plus
@@ -314,6 +313,9 @@ def unknown_line(report) -> str | None:
         return None
     n = sum(report.unknown.values())
     ops = ", ".join(f"{op} x{k}" for op, k in report.unknown.items())
+    if not report.partial("params"):
+        return (f"incomplete: {n} ops whose FLOPs depend on the values ({ops}); their FLOPs show as ?, "
+                f"and the FLOP total (+ ?) leaves them out")
     return f"incomplete: {n} unknown ops ({ops}); their costs show as ?, and the totals (+ ?) leave them out"
 
 
@@ -338,5 +340,6 @@ def view(report, *, no_bias: bool = False, show_work: bool = False, extra=(), ti
         total=total_cells(report, no_bias, cols), footer=footer(report),
         work=[work_cells(r) for r in report.rows] if show_work else None,
         values=[{c.key: value(r, c.key) for c in cols} for r in report.rows],
-        total_values={c.key: value(report.total, c.key) for c in cols}, incomplete=not report.complete,
+        total_values={c.key: value(report.total, c.key) for c in cols},
+        incomplete=frozenset(c.key for c in cols if c.numeric and report.partial(c.key)),
     )

@@ -4,7 +4,9 @@
      "layers": [...], "total": {..., "complete"}, "memory": {..., "complete"}, "complete", "unknown"}
 
 When `complete` is false some ops have no rule: their costs are null and every total (and memory
-figure) is the sum of the known rows only, a lower bound.
+figure) is the sum of the known rows only, a lower bound.  Where the only unknowns are
+value-dependent ops (`unknown` keys ending "(value-dependent)", nms), only their FLOPs are null:
+`memory.complete` stays true.
 """
 from __future__ import annotations
 
@@ -59,7 +61,7 @@ def as_dict(report, *, no_bias: bool = False) -> dict:
         "params_include_biases": not no_bias,
         "layers": [layer(r, no_bias) for r in report.rows],
         "total": total(report, no_bias),
-        "memory": {**jsonable(report.memory), "complete": report.complete},
+        "memory": {**jsonable(report.memory), "complete": not report.partial("memory")},
         "complete": report.complete, "unknown": dict(report.unknown),
         **({"training": jsonable({k: v for k, v in report.training.items() if k != "peak_candidates"})}
            if report.training else {}),

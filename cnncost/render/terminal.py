@@ -32,7 +32,7 @@ def _forms(v: View, col, with_total: bool) -> list:
     if not col.numeric:
         cells = [("  " * v.depths[i] + r["name"]) if col.key == "name" else r[col.key] for i, r in enumerate(v.rows)]
         return [cells + ([v.total[col.key]] if with_total else [])]
-    plus = " + ?" if v.incomplete and col.key != "rf" else ""
+    plus = " + ?" if col.key in v.incomplete else ""
     forms = []
     for form in FORMS if col.key != "rf" else ("full",):
         cells = [text(col.key, x[col.key], form) for x in v.values]
@@ -52,8 +52,8 @@ def work_line(work: dict) -> str:
 
 
 def exact_totals(v: View) -> str:
-    plus = " + ?" if v.incomplete else ""
-    return "TOTAL exactly: " + ", ".join(f"{c.header} {text(c.key, v.total_values[c.key], 'exact')}{plus}"
+    return "TOTAL exactly: " + ", ".join(f"{c.header} {text(c.key, v.total_values[c.key], 'exact')}"
+                                         f"{' + ?' if c.key in v.incomplete else ''}"
                                          for c in v.columns if c.numeric and c.key != "rf")
 
 

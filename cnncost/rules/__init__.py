@@ -14,8 +14,8 @@ from cnncost import spec
 from cnncost.errors import CostError
 from cnncost.rules.core import (RULES, UNKNOWN, Cost, Window, broadcast, line, out_size, rule, shown,  # noqa: F401
                                 whole)
-from cnncost.rules import (attention, conv, detection, elementwise, linear_algebra, norm, pool, recurrent,  # noqa: F401
-                           shape)
+from cnncost.rules import (attention, conv, detection, elementwise, indexing, linear_algebra, norm, pool,  # noqa: F401
+                           recurrent, shape)
 
 
 def cost(layer, shape, who: str) -> Cost:
@@ -47,7 +47,7 @@ def kind(layer) -> str:
         return f"convtranspose{layer.dims}d"
     if isinstance(layer, (spec.Activation, spec.Unary)):
         return layer.fn
-    if isinstance(layer, (spec.Binary, spec.Reduce)):
+    if isinstance(layer, (spec.Binary, spec.Reduce, spec.Ternary, spec.Gather, spec.ValueDependent)):
         return layer.op
     if isinstance(layer, spec.Recurrent):
         return layer.mode
@@ -62,4 +62,6 @@ def kind(layer) -> str:
             spec.ScaledDotProductAttention: "sdpa", spec.MultiheadAttention: "mha",
             spec.Embedding: "embedding", spec.Stack: "stack", spec.Pad: "pad", spec.Select: "select",
             spec.Expand: "expand", spec.Repeat: "repeat", spec.Roll: "roll", spec.Where: "where",
-            spec.TopK: "topk", spec.PixelShuffle: "pixel_shuffle", spec.RoIAlign: "roi_align"}.get(t, t.__name__.lower())
+            spec.TopK: "topk", spec.PixelShuffle: "pixel_shuffle", spec.RoIAlign: "roi_align",
+            spec.GridSample: "grid_sample", spec.Unfold: "unfold", spec.Constant: "const",
+            spec.View: "reshape"}.get(t, t.__name__.lower())

@@ -12,8 +12,9 @@ def roi_align(layer: spec.RoIAlign, shapes, who):
     """out (K, C, oh, ow); per output: sr^2 samples of 4 bilinear taps ('interp_taps') and their
     mean (sr^2 'avg_ops').  Where a box lies is data: the field is unknown."""
     features, boxes = shapes
-    if len(features) != 3 or len(boxes) != 2 or boxes[-1] != 4:
-        raise CostError(f"{who}: roi_align needs features CxHxW and boxes Kx4, got {dims_text(features)} "
+    boxes = (1, *boxes) if len(boxes) == 1 else boxes     # one box, its batch-like axis dropped
+    if len(features) != 3 or len(boxes) != 2 or boxes[-1] not in (4, 5):
+        raise CostError(f"{who}: roi_align needs features CxHxW and boxes Kx4 (or Kx5 rois), got {dims_text(features)} "
                         f"and {dims_text(boxes)}")
     c = features[0]
     k = boxes[0]

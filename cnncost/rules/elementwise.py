@@ -65,6 +65,16 @@ def binary(layer: spec.Binary, shapes, who):
     return Cost(out, ops={category: n}, work={layer.op: f"{exact(n)} elements"})
 
 
+@rule(spec.Ternary)
+def ternary_rule(layer: spec.Ternary, shapes, who):
+    """a + value*b*c (addcmul) or a + value*b/c (addcdiv): 2 per output element ('fn:OP'), + 1
+    ('scale') when value is not 1."""
+    out = broadcast(shapes, who)
+    n = numel(out)
+    ops = {f"fn:{layer.op}": n, **({"scale": n} if layer.value != 1 else {})}
+    return Cost(out, ops=ops, work={layer.op: f"{exact(n)} elements"})
+
+
 @rule(spec.Where)
 def where_rule(layer, shapes, who):
     """torch.where(condition, a, b): out = broadcast of the three; one select per output element."""

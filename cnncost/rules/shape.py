@@ -246,3 +246,30 @@ def pixel_shuffle_rule(layer: spec.PixelShuffle, shape, who):
         raise CostError(f"{who}: {c} channels do not divide by upscale_factor^2 = {r * r}")
     step = Fraction(1, r)
     return Cost((floordiv(c, r * r), h * r, w * r), window=Window((1, 1), (step, step), ((1 - step) / 2,) * 2))
+
+
+@rule(spec.View)
+def view_rule(layer: spec.View, shape, who):
+    """Axes start..end become `sizes` (a -1 takes what is left), the others stay; same elements, no
+    arithmetic.  The field is kept while H and W are; a view of both H and W (with or without the
+    axes before them) makes it the whole map, as Flatten and Reshape do; changing only one of them
+    (splitting W, merging C with H) leaves it unknown."""
+    n = len(shape)
+    start, end = axis_index(layer.start, n, who), axis_index(layer.end, n, who)
+    if start > end:
+        raise CostError(f"{who}: view start {layer.start} comes after end {layer.end}")
+    part = shape[start:end + 1]
+    total = numel(part)
+    known = numel([s for s in layer.sizes if s != -1])
+    sizes = tuple(floordiv(total, known) if s == -1 else s for s in layer.sizes)
+    if not equal(numel(sizes), total):
+        raise CostError(f"{who}: cannot view axes {start}..{end} of {dims_text(shape)} ({exact(total)} elements) "
+                        f"as {dims_text(layer.sizes)}")
+    spatial = _spatial_axes(shape) & set(range(start, end + 1))
+    if not spatial:
+        window = None
+    elif len(spatial) == 2:
+        window = whole((shape[-2], shape[-1]))
+    else:
+        window = UNKNOWN
+    return Cost((*shape[:start], *sizes, *shape[end + 1:]), window=window)

@@ -26,7 +26,10 @@ ScaledDotProductAttention; nn.MultiheadAttention -> MultiheadAttention; nn.RNN/L
 maximum, ... -> Binary (a + b, a * b: Add, Mul); softmax, log_softmax -> Softmax; sum, amax, var,
 ... -> Reduce (mean: Mean); cat, stack, F.pad, select, expand, repeat, roll, topk, where,
 pixel_shuffle, view/reshape, permute/transpose, slicing -> Cat, Stack, Pad, Select, Expand, Repeat,
-Roll, TopK, Where, PixelShuffle, Reshape, Permute, Slice; torchvision.ops.roi_align -> RoIAlign.
+Roll, TopK, Where, PixelShuffle, Reshape (View where the sizes follow the input's), Permute, Slice;
+addcmul, addcdiv -> Ternary; torchvision.ops.roi_align -> RoIAlign; x[idx], nonzero, index_put_,
+gather -> Gather; torchvision.ops.nms, unique -> ValueDependent; F.grid_sample -> GridSample;
+F.unfold -> Unfold; a tensor the model makes without its input -> Constant.
 
 Validation here is only what a layer knows by itself (a kernel of 0, channels that do not split
 into groups).  What needs the input shape is checked by the rules in `cnncost.rules`.  Every
@@ -40,6 +43,7 @@ from cnncost.spec.conv import (PADDING_MODES, Conv1d, Conv2d, Conv3d, ConvNd, Co
                                ConvTranspose3d, ConvTransposeNd)
 from cnncost.spec.detection import RoIAlign
 from cnncost.spec.graph import INPUT, Graph, Node, arity, takes_many
+from cnncost.spec.indexing import Constant, Gather, GridSample, Unfold, ValueDependent
 from cnncost.spec.layers import (ACTIVATIONS, UNARY, Activation, Dropout, Embedding, Linear, Scale, ShortcutPad,
                                  Softmax, Unary)
 from cnncost.spec.linear_algebra import AddMatMul, Einsum, MatMul
@@ -49,10 +53,12 @@ from cnncost.spec.pool import (INTERPOLATE_MODES, POOL_MODES, AdaptivePool1d, Ad
                                MaxPool3d, Pool1d, Pool2d, Pool3d, PoolNd, Upsample)
 from cnncost.spec.recurrent import GRU, LSTM, RNN, Recurrent
 from cnncost.spec.shape import (BINARY, REDUCTIONS, Add, Binary, Cat, Expand, Flatten, Mean, Mul, Pad, Param, Permute,
-                                PixelShuffle, Reduce, Repeat, Reshape, Roll, Select, Slice, Stack, TopK, Where)
+                                PixelShuffle, Reduce, Repeat, Reshape, Roll, Select, Slice, Stack, Ternary, TopK,
+                                View, Where)
 
 Pair = tuple[int, int]
 
 #: ops whose rule reads a tuple of input shapes (a Node lists the inputs in order)
-MERGES = (Add, Mul, Binary, Where, Cat, Stack, MatMul, AddMatMul, Einsum, ScaledDotProductAttention, MultiheadAttention, RoIAlign)
+MERGES = (Add, Mul, Binary, Where, Ternary, Cat, Stack, MatMul, AddMatMul, Einsum, ScaledDotProductAttention,
+          MultiheadAttention, RoIAlign, GridSample, Gather, ValueDependent)
 CONTAINERS = (Sequence, Concat, Residual, Graph)

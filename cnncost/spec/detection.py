@@ -1,5 +1,5 @@
-"""Detection ops with a fixed cost: torchvision.ops.roi_align.  (nms keeps a data-dependent number
-of boxes: the reader shows it as a named row of unknown cost.)"""
+"""Detection ops with a fixed cost: torchvision.ops.roi_align.  (nms computes as many IoUs as the
+boxes' values decide: `cnncost.spec.indexing.ValueDependent`.)"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,8 +13,9 @@ from cnncost.spec.checks import ints, label, put
 class RoIAlign:
     """roi_align(features, boxes, output_size, spatial_scale, sampling_ratio, aligned) (He et al.
     2017, Mask R-CNN): inputs features (C, H, W) and K boxes (K, 4) of one image; output
-    (K, C, oh, ow).  `sampling_ratio` must be positive: with -1 the sample count depends on each
-    box's size, which only a run knows."""
+    (K, C, oh, ow); rois (K, 5), as torchvision's kernel takes them, lead with the image index.
+    `sampling_ratio` must be positive: with -1 the sample count depends on each box's size, which
+    only a run knows."""
     output_size: int | tuple
     spatial_scale: float = 1.0
     sampling_ratio: int = 2

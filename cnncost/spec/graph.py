@@ -41,7 +41,7 @@ class Node:
         lo, hi = arity(self.op)
         if hi == 0:
             if inputs:
-                raise CostError(f"{self.name}: a parameter node takes no inputs")
+                raise CostError(f"{self.name}: a {type(self.op).__name__} node takes no inputs")
         elif len(inputs) < lo or (hi is not None and len(inputs) > hi):
             if lo == hi:
                 want = {1: "one input", 2: "two inputs"}.get(lo, f"{lo} inputs")

@@ -11,8 +11,9 @@ from cnncost.spec.checks import choice, count, label, probability
 ACTIVATIONS = ("relu", "relu6", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "silu",
                "hardswish", "hardsigmoid", "softmax", "identity")
 #: elementwise functions of one tensor (a constant operand, as in x + 1 or x ** 2, is part of `fn`)
-UNARY = ("exp", "log", "sqrt", "rsqrt", "reciprocal", "abs", "neg", "sin", "cos", "erf", "square",
-         "pow", "clamp", "floor", "ceil", "round", "sign", "add", "sub", "mul", "div")
+UNARY = ("exp", "log", "log2", "sqrt", "rsqrt", "reciprocal", "abs", "neg", "sin", "cos", "erf", "square",
+         "pow", "clamp", "floor", "ceil", "round", "sign", "not", "add", "sub", "mul", "div", "remainder",
+         "floor_divide")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from cnncost.errors import CostError
 from cnncost.spec.checks import axes, choice, count, label, put
 
 #: binary elementwise operations (Add and Mul have their own kinds)
-BINARY = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2", "eq", "lt", "gt")
+BINARY = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2", "eq", "ne", "lt", "le", "gt", "ge",
+          "and", "or", "xor", "remainder", "floor_divide")
 #: reductions over axes
 REDUCTIONS = ("sum", "mean", "amax", "amin", "prod", "var", "std", "norm", "logsumexp", "argmax", "argmin",
               "all", "any")
@@ -225,6 +226,19 @@ class Where:
 
 
 @dataclass(frozen=True)
+class Ternary:
+    """torch.addcmul(a, b, c, value) = a + value*b*c and addcdiv (a + value*b/c): three broadcast
+    inputs (ResMLP's affine layer: beta + alpha * x)."""
+    op: str
+    value: float = 1.0
+    name: str | None = field(default=None, kw_only=True)
+    arity: ClassVar = (3, 3)
+
+    def __post_init__(self):
+        choice(self.op, ("addcmul", "addcdiv"), "ternary operation", label(self, self.name))
+
+
+@dataclass(frozen=True)
 class TopK:
     """torch.topk(x, k, dim) values (sort: k = the whole axis): k largest along per-sample `axis`."""
     k: int
@@ -245,3 +259,24 @@ class PixelShuffle:
 
     def __post_init__(self):
         count(self.upscale_factor, "upscale_factor", label(self, self.name))
+
+
+@dataclass(frozen=True)
+class View:
+    """x.view / reshape that changes only per-sample axes start..end: they become `sizes` (one may be
+    -1, what is left) and every other axis keeps its size, whatever it is (Reshape fixes them all).
+    One axis split is View(a, a, sizes) (nn.Unflatten), adjacent axes merged View(a, b, (-1,))
+    (torch.flatten): ShuffleNet's channel shuffle views (C, H, W) as (2, C/2, H, W) with
+    View(0, 0, (2, -1)) and, after the transpose, back with View(0, 1, (-1,))."""
+    start: int
+    end: int
+    sizes: tuple
+    name: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self):
+        who = label(self, self.name)
+        axes((self.start, self.end), who, "start and end")
+        sizes = axes(self.sizes, who, "sizes")
+        if not sizes or any(s < 1 and s != -1 for s in sizes) or sizes.count(-1) > 1:
+            raise CostError(f"{who}: sizes must be positive, one of them may be -1; got {self.sizes!r}")
+        put(self, sizes=sizes)

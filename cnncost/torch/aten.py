@@ -15,7 +15,9 @@ from __future__ import annotations
 import torch
 
 from cnncost import spec
+from cnncost.torch import aten_index
 from cnncost.torch.aten_call import BATCHED, SAME, Call  # noqa: F401  (the reader reads them here)
+from cnncost.torch.aten_index import SIDE  # noqa: F401
 from cnncost.torch.aten_shape import LAYOUT, MULTI, _cat, _layout, _pad, _select, _slice, _stack  # noqa: F401
 
 aten = torch.ops.aten
@@ -28,6 +30,12 @@ ACTIVATIONS = {
     aten.hardsigmoid: "hardsigmoid", aten.hardsigmoid_: "hardsigmoid", aten.leaky_relu: "leaky_relu",
     aten.leaky_relu_: "leaky_relu", aten.elu: "elu", aten.elu_: "elu",
 }
+
+#: products torch's FlopCounterMode counts: read even where only parameters reach them
+PRODUCTS = {aten.mm, aten.addmm, aten.bmm, aten.baddbmm, aten.convolution, aten._convolution}
+
+#: in-place ops that overwrite a tensor with a constant
+FILLS = {aten.fill_, aten.zero_}
 
 #: ops whose result depends on a tensor's shape only, never on its values: constants
 FROM_SHAPE = {aten.new_zeros, aten.new_ones, aten.new_full, aten.new_empty, aten.zeros_like, aten.ones_like,
@@ -174,11 +182,15 @@ def _upsample(c: Call):
     mode = UPSAMPLE[c.packet]
     align = c.arg(2, "align_corners") if mode in ("linear", "bilinear", "bicubic", "trilinear") else None
     size = tuple(c.out.shape[2:])
-    return spec.Upsample(size=size if len(size) > 1 else size[0], mode=mode, align_corners=bool(align)
-                         if align is not None else None), [x]
+    layer = spec.Upsample(size=size if len(size) > 1 else size[0], mode=mode, align_corners=bool(align)
+                          if align is not None else None)
+    if len(c.shape(x)) not in (len(size) + 1, len(size) + 2):
+        return None
+    return _per_channel(c, x, len(size), layer)      # several images (Keypoint R-CNN's boxes): on N*C channels
 
 
-UNARY = {aten.exp: "exp", aten.log: "log", aten.sqrt: "sqrt", aten.rsqrt: "rsqrt", aten.reciprocal: "reciprocal",
+UNARY = {aten.exp: "exp", aten.log: "log", aten.log2: "log2", aten.logical_not: "not", aten.bitwise_not: "not",
+         aten.sqrt: "sqrt", aten.rsqrt: "rsqrt", aten.reciprocal: "reciprocal",
          aten.abs: "abs", aten.neg: "neg", aten.sin: "sin", aten.cos: "cos", aten.erf: "erf",
          aten.floor: "floor", aten.ceil: "ceil", aten.round: "round", aten.sign: "sign", aten.clamp: "clamp",
          aten.clamp_min: "clamp", aten.clamp_max: "clamp", aten.pow: "pow", aten.exp_: "exp", aten.sqrt_: "sqrt",
@@ -197,7 +209,8 @@ def _unary(c: Call):
 
 
 REDUCE = {aten.sum: "sum", aten.amax: "amax", aten.amin: "amin", aten.var: "var", aten.std: "std",
-          aten.logsumexp: "logsumexp", aten.prod: "prod", aten.norm: "norm", aten.linalg_vector_norm: "norm"}
+          aten.logsumexp: "logsumexp", aten.prod: "prod", aten.norm: "norm", aten.linalg_vector_norm: "norm",
+          aten.argmax: "argmax", aten.argmin: "argmin"}
 
 
 def _reduce(c: Call):
@@ -212,8 +225,12 @@ def _reduce(c: Call):
     dims = [dims] if isinstance(dims, int) else list(dims)
     axes = [c.axis(x, d) for d in dims]
     axes = [a for a in axes if a is not None]
-    keepdim = c.kwargs.get("keepdim", False) if c.packet in (aten.var, aten.std, aten.linalg_vector_norm) \
-        else c.arg(2, "keepdim", False)
+    if c.packet is aten.linalg_vector_norm:
+        keepdim = c.arg(3, "keepdim", False)
+    elif c.packet in (aten.var, aten.std):
+        keepdim = c.kwargs.get("keepdim", False)
+    else:
+        keepdim = c.arg(2, "keepdim", False)
     if not axes:
         return None
     return spec.Reduce(REDUCE[c.packet], tuple(axes), bool(keepdim)), [x]
@@ -232,7 +249,12 @@ def _batch_norm(c: Call):
     if not c.tracked(x):
         return None
     if c.packet in (aten.native_batch_norm, aten.batch_norm) and c.arg(5, "training", False):
-        return None
+        # statistics of this batch: on one sample, each channel over its positions, as instance
+        # norm (F.instance_norm runs it so, on the images viewed as one sample of N*C channels)
+        if x.dim() < 3 or x.shape[0] != 1:
+            return None
+        eps = c.arg(7, "eps", 1e-5)
+        return spec.InstanceNorm(w is not None, eps), [x], [w, c.args[2]]
     eps = c.args[-1] if isinstance(c.args[-1], float) else 1e-5
     layer = spec.BatchNorm(w is not None, eps)
     shape = c.shape(x)
@@ -329,7 +351,8 @@ def _binary(op: str):
                 return None
             if op in ("mul", "div") and ta:
                 return spec.Scale(1 / k if op == "div" else k), [x]
-            return spec.Unary(op if ta else {"sub": "sub", "div": "reciprocal"}.get(op, op), k), [x]
+            fn = op if ta else {"sub": "sub", "div": "reciprocal"}.get(op, op)
+            return (spec.Unary(fn, k), [x]) if fn in spec.UNARY else None
         merge = {"add": spec.Add, "mul": spec.Mul}.get(op)
         return (merge() if merge else spec.Binary(op)), [a, b]
     return handler
@@ -343,6 +366,14 @@ def _compare(op: str):
             return _binary(op)(c) if isinstance(k, torch.Tensor) else None
         return spec.Binary(op), [x, x]
     return handler
+
+
+def _ternary(c: Call):
+    """addcmul / addcdiv(a, b, c, value): a + value * b (op) c."""
+    a, b, d = c.args[0], c.args[1], c.args[2]
+    if not any(c.tracked(t) for t in (a, b, d)):
+        return None
+    return spec.Ternary(c.packet.__name__.rstrip("_"), c.kwargs.get("value", 1)), [a, b, d]
 
 
 def _rsub(c: Call):
@@ -371,7 +402,15 @@ HANDLERS = {
     aten.add: _binary("add"), aten.add_: _binary("add"), aten.sub: _binary("sub"), aten.sub_: _binary("sub"),
     aten.mul: _binary("mul"), aten.mul_: _binary("mul"), aten.div: _binary("div"), aten.div_: _binary("div"),
     aten.maximum: _binary("maximum"), aten.minimum: _binary("minimum"), aten.rsub: _rsub,
-    aten.gt: _compare("gt"), aten.lt: _compare("lt"), aten.eq: _compare("eq"),
+    aten.gt: _compare("gt"), aten.lt: _compare("lt"), aten.eq: _compare("eq"), aten.ge: _compare("ge"),
+    aten.le: _compare("le"), aten.ne: _compare("ne"),
+    **{p: _binary(op) for op, ps in (("and", (aten.bitwise_and, aten.logical_and)),
+                                      ("or", (aten.bitwise_or, aten.logical_or)),
+                                      ("xor", (aten.bitwise_xor, aten.logical_xor)),
+                                      ("remainder", (aten.remainder,)), ("floor_divide", (aten.floor_divide,)))
+       for p in ps},
+    aten.addcmul: _ternary, aten.addcmul_: _ternary, aten.addcdiv: _ternary, aten.addcdiv_: _ternary,
+    **aten_index.HANDLERS,
     aten.bmm: _mm, aten.baddbmm: _baddbmm, aten.native_group_norm: _group_norm,
     aten._scaled_dot_product_flash_attention_for_cpu: _sdpa, aten._scaled_dot_product_efficient_attention: _sdpa,
     aten._scaled_dot_product_flash_attention: _sdpa,
@@ -382,7 +421,17 @@ HANDLERS = {
 }
 
 
+#: ops that move values without arithmetic: on parameters alone they are no uncounted work
+MOVES = {*LAYOUT, aten.cat, aten.slice, aten.select, aten.stack, aten.constant_pad_nd, aten.split,
+         aten.split_with_sizes, aten.unbind, aten.repeat, aten.index, aten.gather, aten.index_select}
+
+
+def arithmetic(packet) -> bool:
+    """An op a rule counts (not a view, copy or gather): on parameters alone, work left uncounted."""
+    return packet in HANDLERS and packet not in MOVES and packet not in PRODUCTS
+
+
 def handle(call: Call):
-    fn = HANDLERS.get(call.packet)
+    fn = HANDLERS.get(call.packet) or aten_index.BY_NAME.get(call.schema.name)
     return None if fn is None else fn(call)
 

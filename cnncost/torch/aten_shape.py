@@ -31,7 +31,9 @@ def _layout(c: Call):
             return spec.Permute(dims), [x]
     if c.out.numel() == x.numel():
         return spec.Reshape(c.shape(c.out)), [x]
-    return None      # an expand that grows the tensor: no zero-cost layer can say it
+    if c.packet is aten.expand:
+        return spec.Expand(c.shape(c.out)), [x]
+    return None
 
 
 def _permutation(c: Call):
@@ -115,7 +117,9 @@ def _select(c: Call):
         return None
     axis = c.axis(x, dim)
     if axis is None:
-        return SAME if c.out.numel() == x.numel() and c.shape(c.out) == c.shape(x) else None
+        if c.out.numel() != x.numel():
+            return None
+        return SAME if c.shape(c.out) == c.shape(x) else (spec.Reshape(c.shape(c.out)), [x])
     i = i % x.shape[dim]
     return [spec.Slice(axis, i, i + 1), spec.Reshape(c.shape(c.out))], [x]
 
@@ -127,8 +131,8 @@ def pieces(c: Call):
         return None
     dim = c.arg(2 if c.packet is not aten.unbind else 1, "dim", 0)
     axis = c.axis(x, dim)
-    if axis is None:
-        return None
+    if axis is None:      # the batch axis of one sample: one piece, the sample itself
+        return [([spec.Reshape(c.shape(c.out))], [x])] if len(c.outs) == 1 else None
     result, start = [], 0
     for out in c.outs:
         size = 1 if c.packet is aten.unbind else out.shape[dim]

@@ -263,6 +263,9 @@ builder(spec.Mul)(lambda layer, shape: Mul())
 builder(spec.Cat)(lambda layer, shape: Cat(layer.axis))
 builder(spec.Param)(lambda layer, shape: Param(layer.shape))
 builder(spec.Reshape)(lambda layer, shape: Reshape(rules.cost(layer, shape, "reshape").out))
+builder(spec.View)(lambda layer, shape: nn.Sequential(        # axes start..end merged, then split into sizes
+    nn.Flatten(layer.start % len(shape) + 1, layer.end % len(shape) + 1),
+    nn.Unflatten(layer.start % len(shape) + 1, layer.sizes)))
 builder(spec.Permute)(lambda layer, shape: Permute(layer.dims))
 builder(spec.Slice)(lambda layer, shape: Slice(layer.axis, layer.start, layer.stop, layer.step, len(shape)))
 builder(spec.Mean)(lambda layer, shape: Mean(layer.axes, layer.keepdim))
@@ -281,6 +284,10 @@ builder(spec.TopK)(lambda layer, shape: lm.TopK(layer.k, layer.axis))
 builder(spec.PixelShuffle)(lambda layer, shape: nn.PixelShuffle(layer.upscale_factor))
 builder(spec.RoIAlign)(lambda layer, shape: lm.RoIAlign(layer.output_size, layer.spatial_scale, layer.sampling_ratio,
                                                         layer.aligned))
+builder(spec.Ternary)(lambda layer, shape: lm.Ternary(layer.op, layer.value))
+builder(spec.GridSample)(lambda layer, shape: lm.GridSample(layer.mode, layer.padding_mode, layer.align_corners))
+builder(spec.Unfold)(lambda layer, shape: nn.Unfold(layer.kernel_size, layer.dilation, layer.padding, layer.stride))
+builder(spec.Constant)(lambda layer, shape: lm.Constant(layer.shape))
 builder(spec.MatMul)(lambda layer, shape: lm.MatMul())
 builder(spec.AddMatMul)(lambda layer, shape: lm.AddMatMul(layer.beta, layer.alpha))
 builder(spec.Einsum)(lambda layer, shape: lm.Einsum(layer.equation))
@@ -409,7 +416,8 @@ class _Builder:
             elif isinstance(op, spec.Opaque):
                 raise CostError(f"{who}: cannot build {op.op!r}, an op no rule knows")
             else:
-                arg = tuple(ins) if isinstance(op, spec.MERGES) else (() if isinstance(op, spec.Param) else ins[0])
+                sourceless = isinstance(op, (spec.Param, spec.Constant))
+                arg = tuple(ins) if isinstance(op, spec.MERGES) else (() if sourceless else ins[0])
                 shapes[n.name] = rules.cost(op, arg, who).out
                 if "#" not in n.name and n.shares is None:
                     try:

@@ -77,6 +77,7 @@ class FxReader(ShapeOps):
         self.used: set = set()                 # ids of parameters the graph uses
         self.notes: list = []
         self.values: dict = {}
+        self.sources: dict = {}                # fx node -> where the size(s) it holds came from
         self.last = T(spec.INPUT)
         self._traced = False
 
@@ -154,8 +155,10 @@ class FxReader(ShapeOps):
                 self.values[node] = self.call_module(node)
             elif node.op == "call_function":
                 self.values[node] = self.call_function(node)
+                self.note_source(node)
             elif node.op == "call_method":
                 self.values[node] = self.call_method(node)
+                self.note_source(node)
             elif node.op == "output":
                 output = self.output(node)
         if output is None or output.name == spec.INPUT:
@@ -321,6 +324,8 @@ class FxReader(ShapeOps):
             return None if op is None else self.emit(op, [x], node)
         if target is F.layer_norm:
             return self.layer_norm(node, x, a)
+        if target is F.batch_norm:
+            return self.batch_norm(node, x, a)
         if target in (F.dropout, F.dropout2d):
             return self.emit(spec.Dropout(a["p"]), [x], node) if a["training"] else x
         if target is torch.flatten:
@@ -353,8 +358,30 @@ class FxReader(ShapeOps):
         self.used.update(id(p.tensor) for p in (weight, bias) if p is not None)
         return self.emit(spec.LayerNorm(shape, a["eps"], weight is not None, bias is not None), [x], node)
 
+    def batch_norm(self, node, x, a):
+        """F.batch_norm with running statistics, in eval mode (timm's BatchNormAct2d): BatchNorm over
+        channels (axis 0), its weight and bias the module's parameters."""
+        weight, bias, shape = a["weight"], a["bias"], self.shape[x.name]
+        if a["training"] or a["running_mean"] is None or len(shape) < 2:
+            return None
+        for p in (weight, bias):
+            if p is not None and not (isinstance(p, Attr) and isinstance(p.tensor, torch.nn.Parameter)
+                                      and tuple(p.tensor.shape) == (shape[0],)):
+                return None
+        if (weight is None) != (bias is None):
+            return None
+        self.used.update(id(p.tensor) for p in (weight, bias) if p is not None)
+        return self.emit(spec.BatchNorm(weight is not None, a["eps"]), [x], node)
+
     def flatten(self, node, x, start, end):
-        op = ops.flatten(start, end, self.shape[x.name])
+        """torch.flatten; a partial one is the View merging those axes, whatever their sizes, where that
+        counts as the Reshape of the sizes seen does."""
+        shape = self.shape[x.name]
+        op = ops.flatten(start, end, shape)
+        if isinstance(op, spec.Reshape):
+            ndim = len(shape) + 1
+            view = spec.View(start % ndim - 1, end % ndim - 1, (-1,))
+            op = view if self.same_here(view, op, shape) else op
         return None if op is None else self.emit(op, [x], node)
 
     # --- tensor methods and shape functions -------------------------------------------------------

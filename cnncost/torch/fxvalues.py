@@ -41,3 +41,15 @@ class Pieces:
     source: T
     axis: int
     bounds: tuple
+
+
+@dataclass(frozen=True)
+class Size:
+    """Where a size the forward read came from: per-sample `axis` of the tensor of spec node
+    `tensor` (x.size(), x.shape)."""
+    tensor: str
+    axis: int
+
+
+#: a number computed from sizes (x.size(1) // groups, h * w): it follows the input
+DERIVED = _Marker("derived")

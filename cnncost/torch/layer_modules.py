@@ -16,8 +16,11 @@ def torch_dim(axis: int) -> int:
 _UNARY = {"exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "rsqrt": torch.rsqrt,
           "reciprocal": torch.reciprocal, "abs": torch.abs, "neg": torch.neg, "sin": torch.sin, "cos": torch.cos,
           "erf": torch.erf, "square": torch.square, "floor": torch.floor, "ceil": torch.ceil, "round": torch.round,
-          "sign": torch.sign}
-_WITH_VALUE = {"pow": torch.pow, "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div}
+          "sign": torch.sign, "log2": torch.log2, "not": torch.logical_not}
+_WITH_VALUE = {"pow": torch.pow, "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div,
+               "remainder": torch.remainder, "floor_divide": torch.floor_divide}
+#: spec.Binary ops named otherwise in torch (the logical forms: they take float tensors)
+_BINARY = {"and": torch.logical_and, "or": torch.logical_or, "xor": torch.logical_xor}
 
 
 class Unary(nn.Module):
@@ -40,7 +43,7 @@ class Binary(nn.Module):
         self.op = op
 
     def forward(self, a, b):
-        return getattr(torch, self.op)(a, b)
+        return _BINARY.get(self.op, getattr(torch, self.op, None))(a, b)
 
 
 class Softmax(nn.Module):
@@ -239,3 +242,37 @@ class RoIAlign(nn.Module):
         from torchvision.ops import roi_align
         out = roi_align(features, list(boxes), **self.options)
         return out.reshape(boxes.shape[0], boxes.shape[1], *out.shape[1:])
+
+
+class Ternary(nn.Module):
+    def __init__(self, op: str, value: float):
+        super().__init__()
+        self.fn, self.value = getattr(torch, op), value
+
+    def forward(self, a, b, c):
+        return self.fn(a, b, c, value=self.value)
+
+
+class GridSample(nn.Module):
+    """F.grid_sample with any leading sizes: features (B, *n, C, H, W), grid (B, *n, Ho, Wo, 2)."""
+
+    def __init__(self, mode: str, padding_mode: str, align_corners: bool):
+        super().__init__()
+        self.options = dict(mode=mode, padding_mode=padding_mode, align_corners=align_corners)
+
+    def forward(self, features, grid):
+        lead = features.shape[:-3]
+        out = F.grid_sample(features.reshape(-1, *features.shape[-3:]), grid.reshape(-1, *grid.shape[-3:]),
+                            **self.options)
+        return out.reshape(*lead, *out.shape[1:])
+
+
+class Constant(nn.Module):
+    """A tensor made without the input (zeros here: its values do not change a count)."""
+
+    def __init__(self, shape: tuple):
+        super().__init__()
+        self.register_buffer("value", torch.zeros(shape))
+
+    def forward(self):
+        return self.value

@@ -212,6 +212,7 @@ SIGNATURES = {
     F.adaptive_avg_pool2d: ("input", "output_size"),
     F.adaptive_max_pool2d: ("input", "output_size", "return_indices"),
     F.layer_norm: ("input", "normalized_shape", "weight", "bias", "eps"),
+    F.batch_norm: ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps"),
     F.dropout: ("input", "p", "training", "inplace"),
     F.dropout2d: ("input", "p", "training", "inplace"),
     torch.flatten: ("input", "start_dim", "end_dim"),
@@ -238,7 +239,8 @@ DEFAULTS = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "re
             "p": 0.5, "training": True, "inplace": False, "start_dim": 0, "end_dim": -1, "dim": 0,
             "keepdim": False, "alpha": 1}
 #: defaults that differ by function
-SPECIAL_DEFAULTS = {("mean", "dim"): None, ("squeeze", "dim"): None, ("size", "dim"): None}
+SPECIAL_DEFAULTS = {("mean", "dim"): None, ("squeeze", "dim"): None, ("size", "dim"): None,
+                    ("batch_norm", "training"): False}
 
 
 def bind(names: tuple, args: tuple, kwargs: dict, fname: str = "") -> dict:

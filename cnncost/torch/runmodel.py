@@ -1,7 +1,8 @@
 """Run a model once under the run-time reader (`cnncost.torch.runread`) and assemble its spec.
 
 Inputs are given per sample, one shape per positional argument: `((3, 224, 224),)` is one image,
-`((3, 224, 224), (3, 224, 224))` two (RAFT), `((T, F),)` a sequence.  `layout="list"` passes the
+`((3, 224, 224), (3, 224, 224))` two (RAFT), `((T, F),)` a sequence (laid out (T, 1, F) when the
+model's attention and recurrent layers take the batch second).  `layout="list"` passes the
 images as a list of unbatched tensors (torchvision's detection models).  Several inputs are packed
 into one spec input of their total size, each taken back out by a zero-cost Slice and Reshape, so
 the calculator's input (and its memory) is exactly what the model reads.
@@ -18,7 +19,7 @@ import torch
 
 from cnncost import spec
 from cnncost.errors import CostError
-from cnncost.torch.runread import RunReader, sample_shape
+from cnncost.torch.runread import Functions, RunReader, sample_shape
 
 SEED = 0
 
@@ -28,8 +29,20 @@ def _tensors(shapes: tuple, device: str, layout: str):
     if layout == "list":
         made = [torch.rand(s, generator=g).to(device) for s in shapes]
         return [made], made
+    if layout == "sequence":                 # (T, F) per sample as (T, 1, F): the batch second
+        made = [torch.randn((s[0], 1, *s[1:]) if len(s) == 2 else (1, *s), generator=g).to(device) for s in shapes]
+        return made, made
     made = [torch.randn((1, *s), generator=g).to(device) for s in shapes]
     return made, made
+
+
+def sequence_layout(module: torch.nn.Module, shapes: tuple) -> bool:
+    """True when a (T, F) input should be laid out (T, 1, F): the model's attention and recurrent
+    layers all take the batch second (batch_first=False, PyTorch's default)."""
+    from cnncost.torch.ops import SEQUENCE_MODULES
+    layers = [m for m in module.modules() if type(m) in SEQUENCE_MODULES]
+    return (any(len(s) == 2 for s in shapes) and bool(layers)
+            and not any(getattr(m, "batch_first", False) for m in layers))
 
 
 @contextlib.contextmanager
@@ -56,10 +69,10 @@ def _run_once(module, shapes, layout, device, name):
     with params_ctx as params:
         reader = RunReader(module, params, meta=device == "meta")
         args, inputs = _tensors(shapes, device, layout)
-        packed = _bind_inputs(reader, inputs)
+        packed = _bind_inputs(reader, inputs, layout)
         handles = reader.hooks()
         try:
-            with warnings.catch_warnings(), reader:
+            with warnings.catch_warnings(), Functions(reader), reader:
                 warnings.simplefilter("ignore")
                 out = module(*args)
         finally:
@@ -68,8 +81,13 @@ def _run_once(module, shapes, layout, device, name):
         return reader, out, packed
 
 
-def _bind_inputs(reader: RunReader, inputs: list) -> tuple:
+def _bind_inputs(reader: RunReader, inputs: list, layout: str) -> tuple:
     """The spec's input shape; each input tensor bound to its node."""
+    if layout == "sequence" and len(inputs) == 1 and inputs[0].dim() == 3:
+        t = inputs[0]
+        reader.shape[spec.INPUT] = (t.shape[0], t.shape[2])
+        reader.node_of[t] = reader.emit(spec.Reshape(tuple(t.shape)), [spec.INPUT], "", "batch_second")
+        return reader.shape[spec.INPUT]
     if len(inputs) == 1:
         reader.node_of[inputs[0]] = spec.INPUT
         reader.shape[spec.INPUT] = sample_shape(inputs[0])
@@ -89,6 +107,8 @@ def run_model(module: torch.nn.Module, shapes: tuple, name: str, layout: str = "
     """(Graph spec, reader, input shape for the calculator, output tensors, device used)."""
     if not all(isinstance(s, int) for shape in shapes for s in shape):
         raise CostError(f"{name}: reading a model as it runs needs numeric input sizes")
+    if layout == "batch" and sequence_layout(module, shapes):
+        layout = "sequence"
     try:
         reader, out, packed = _run_once(module, shapes, layout, "meta", name)
         device = "meta"
@@ -112,6 +132,13 @@ def run_model(module: torch.nn.Module, shapes: tuple, name: str, layout: str = "
     output = reader.node(tracked[0])
     if output == spec.INPUT:
         raise CostError(f"{name}: the model returns its input unchanged: nothing to count")
+    if reader.on_parameters:
+        ops = ", ".join(f"{op} x{n}" for op, n in reader.on_parameters.most_common())
+        reader.notes.append(f"arithmetic on parameters alone, which the input does not reach, is not counted "
+                            f"(weight standardisation, for one): {ops}")
+    if layout == "sequence":
+        reader.notes.append("the (T, F) input was given as (T, 1, F): the model's attention and recurrent "
+                            "layers take the batch second (batch_first=False)")
     if len(outs) > 1:
         reader.notes.append(f"the model returns {len(outs)} tensors; the table ends at the first, "
                             f"{output}; every op that ran is counted")

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import Counter
 
 import torch
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.weak import WeakIdKeyDictionary
@@ -66,11 +67,13 @@ class RunReader(TorchDispatchMode):
         self.nodes, self.shape, self.origin = [], {}, {}
         self.node_of = WeakIdKeyDictionary()     # tensor -> node name | Lazy
         self.derived = WeakIdKeyDictionary()     # tensor the input does not reach -> parameter paths it comes from
+        self.constants = WeakIdKeyDictionary()   # tensor neither the input nor a parameter makes -> Constant node
         self.used: set = set()                   # parameter paths some executed op reads
         self.counted: dict = {}                  # parameter path -> node whose row counts it
         self.taken = {spec.INPUT} | set(self.paths.values())
         self.made: list = []                     # node names in the order they were taken (to undo an attempt)
         self.calls = Counter()
+        self.on_parameters = Counter()           # arithmetic on parameters alone (weight standardisation)
         self.stack: list = []                    # module paths, innermost last
         self.frames: list = []
         self.inside = 0                          # > 0 while a known module runs
@@ -121,7 +124,7 @@ class RunReader(TorchDispatchMode):
             self.made.append(name)
         if spec.takes_many(layer):
             arg = tuple(self.shape[i] for i in inputs)
-        elif isinstance(layer, spec.Param):
+        elif isinstance(layer, (spec.Param, spec.Constant)):
             arg = ()
         else:
             arg = self.shape[inputs[0]]
@@ -133,10 +136,12 @@ class RunReader(TorchDispatchMode):
         return name
 
     def attempt(self, layers: list, inputs: list, out: torch.Tensor, owner: str, base: str,
-                weights=(), name: str | None = None, shares=None, out_shape=None, shares_at: int = 0) -> str | None:
+                weights=(), name: str | None = None, shares=None, out_shape=None, shares_at: int = 0,
+                constants: bool = False) -> str | None:
         """Emit a chain of layers reading `inputs` (tensors or node names) if the rules give the
-        shape the run gave (or `out_shape`); else None, nothing added."""
-        names = [t if isinstance(t, str) else self.input_node(t) for t in inputs]   # made before the mark
+        shape the run gave (or `out_shape`); else None, nothing added.  With `constants`, a tensor
+        neither the input nor a parameter makes is read as a `Constant`."""
+        names = [t if isinstance(t, str) else self.input_node(t, constants) for t in inputs]   # before the mark
         if any(n is None for n in names):
             return None
         mark = (len(self.nodes), len(self.made))
@@ -184,13 +189,18 @@ class RunReader(TorchDispatchMode):
             else:
                 self.counted[p] = self.emit(spec.Param(self.param_shape(p)), [], "", "", name=self.unique("", p))
 
-    def input_node(self, t: torch.Tensor):
-        """The node for a tensor an op reads: its producer, or a parameter row for a constant."""
+    def input_node(self, t: torch.Tensor, constants: bool = False):
+        """The node for a tensor an op reads: its producer, a parameter's row, or (if `constants`)
+        a `Constant` row for a tensor made without the input or parameters."""
         if self.is_tracked(t):
             return self.node(t)
         roots = self.params_in([t])
         if not roots:
-            return None
+            if not constants or not isinstance(t, torch.Tensor):
+                return None
+            if t not in self.constants:
+                self.constants[t] = self.emit(spec.Constant(sample_shape(t)), [], "", "constant")
+            return self.constants[t]
         path = sorted(roots)[0]
         if len(roots) == 1 and path in self.counted and self.param_path.get(id(t)) == path:
             return self.counted[path]
@@ -220,7 +230,11 @@ class RunReader(TorchDispatchMode):
         if self.inside:
             return out
         outs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
+        if roots and outs and func.overloadpacket in aten.PRODUCTS and not any(self.is_tracked(t) for t in flat):
+            self.adopt(flat)
         if func.overloadpacket in aten.FROM_SHAPE or not any(self.is_tracked(t) for t in flat):
+            if roots and aten.arithmetic(func.overloadpacket):
+                self.on_parameters[f"aten.{func.overloadpacket.__name__}"] += 1
             if roots:
                 for t in outs:
                     if t not in self.node_of:
@@ -230,12 +244,24 @@ class RunReader(TorchDispatchMode):
             self.operator(func, args, kwargs, outs)
         return out
 
+    def adopt(self, flat):
+        """A product the input does not reach but parameters do (Swin V2's position-bias MLP over a
+        table of coordinates): it runs every forward pass, so it is counted.  Its operands that no
+        parameter makes become `Constant` rows, read like the input from here on."""
+        for t in flat:
+            if isinstance(t, torch.Tensor) and t.dim() and not self.params_in([t]) and t not in self.node_of:
+                self.node_of[t] = self.input_node(t, constants=True)
+
     def operator(self, func, args, kwargs, outs):
         call = aten.Call(func, args, kwargs, outs, self)
         owner = self.stack[-1] if self.stack else ""
         base = call.packet.__name__.rstrip("_")
         if call.packet is torch.ops.aten.copy_:
             return self.copy(call, owner)
+        if call.packet in aten.FILLS:              # overwritten with a constant: no longer made by the input
+            for t in [call.args[0], *outs]:
+                self.node_of.pop(t, None)
+            return
         multi = aten.MULTI.get(call.packet)
         if multi is not None:
             parts = multi(call)
@@ -245,7 +271,10 @@ class RunReader(TorchDispatchMode):
                     for o, n in zip(outs, made):
                         self.node_of[o] = n
                     return
-        result = aten.handle(call)
+        try:
+            result = aten.handle(call)
+        except Exception:                        # arguments no rule foresaw: an unknown row, never a failed read
+            result = None
         if result is aten.SAME:
             src = next(t for t in tree_leaves(args) if self.is_tracked(t))
             known = self.node_of[src]            # a side output stays unread (autograd detaches them)
@@ -254,16 +283,24 @@ class RunReader(TorchDispatchMode):
         if result is not None:
             layer, inputs, *rest = result
             layers = layer if isinstance(layer, list) else [layer]
-            weights = rest[0] if rest else ()
+            weights = next((r for r in rest if isinstance(r, (list, tuple))), ())
             if aten.BATCHED in rest:
                 name = self.batched(layers, inputs, outs[0], owner, base, weights)
             else:
                 name = self.attempt(layers, inputs, outs[0], owner, base, weights)
             if name is None and isinstance(layer, (spec.Add, spec.Mul, spec.Binary)):
                 name = self.stand_in(layer, inputs, outs[0], owner, base)
+            if name is None and aten.BATCHED not in rest:     # an operand is a constant the model made
+                name = self.attempt(layers, inputs, outs[0], owner, base, weights, constants=True)
             if name is not None:
-                self.bind(outs, name, f"aten.{base}", owner)
+                self.bind(outs, name, f"aten.{base}", owner, side=aten.SIDE in rest)
                 return
+        if all(t.numel() == 0 for t in outs):     # nothing to compute: no detection passed the threshold
+            ins = [self.node(t) for t in tree_leaves((call.args, call.kwargs)) if self.is_tracked(t)]
+            name = self.emit(spec.Gather(f"{base} (no elements)", sample_shape(outs[0])), ins[:1], owner, base)
+            for t in outs:
+                self.node_of[t] = name
+            return
         self.unknown(call, outs, owner, base)
 
     def batched(self, layers, inputs, out, owner, base, weights):
@@ -286,14 +323,19 @@ class RunReader(TorchDispatchMode):
             return None
         return self.attempt([spec.Unary(fn)], tracked, out, owner, base)
 
-    def bind(self, outs, name: str, label: str, owner: str):
+    def bind(self, outs, name: str, label: str, owner: str, side: bool = False):
+        """outs[0] is node `name`; the other outputs too if `side` (top-k's indices: the same work,
+        the same shape), else a node made only if read."""
         self.node_of[outs[0]] = name
         for t in outs[1:]:
             if t not in self.node_of:
-                self.node_of[t] = Lazy(label, name, owner)
+                same = side and sample_shape(t) == sample_shape(outs[0])
+                self.node_of[t] = name if same else Lazy(label, name, owner)
 
     def unknown(self, call, outs, owner: str, base: str):
-        src = next(self.node(t) for t in tree_leaves((call.args, call.kwargs)) if self.is_tracked(t))
+        leaves = [t for t in tree_leaves((call.args, call.kwargs)) if isinstance(t, torch.Tensor)]
+        src = next((self.node(t) for t in leaves if self.is_tracked(t)), None) or \
+            next(self.input_node(t) for t in leaves if self.params_in([t]))
         label = f"aten.{call.packet.__name__}"
         name = self.emit(spec.Opaque(label, sample_shape(outs[0])), [src], owner, base)
         self.bind(outs, name, label, owner)
@@ -309,9 +351,9 @@ class RunReader(TorchDispatchMode):
         if base is not None and base not in self.node_of:
             if sample_shape(base) == sample_shape(src):
                 self.node_of[base] = self.node(src)
-            else:
-                self.node_of[base] = self.emit(spec.Opaque("aten.copy_ (into a larger tensor)", sample_shape(base)),
-                                               [self.node(src)], owner, "copy")
+            else:      # pasted into part of a larger tensor (a mask into its image): values moved
+                self.node_of[base] = self.emit(spec.Gather("copy_", sample_shape(base)), [self.node(src)], owner,
+                                               "copy")
 
     # --- module calls ----------------------------------------------------------------------------
     def pre(self, m, args, kwargs):
@@ -377,6 +419,8 @@ class RunReader(TorchDispatchMode):
         names = [self.as_shape(t, want, path) for t, want in inputs]
         want_out = self.sequence_shape(outs[0], m.batch_first) if type(m) in ops.SEQUENCE_MODULES else None
         name = self.attempt([layer], names, outs[0], path, "", weights, name=who, shares=shares, out_shape=want_out)
+        if name is None and isinstance(layer, spec.Flatten):     # over several boxes (a detection head)
+            name = self.attempt([spec.Reshape(sample_shape(outs[0]))], names, outs[0], path, "", name=who)
         if name is None:
             label = type(m).__name__
             name = self.emit(spec.Opaque(label, sample_shape(outs[0])), names[:1], path, "", name=who)
@@ -393,9 +437,50 @@ class RunReader(TorchDispatchMode):
             return name
         return self.emit(spec.Reshape(tuple(want)), [name], owner, "layout")
 
+    def attention(self, args, kwargs, out):
+        """F.scaled_dot_product_attention as one row whatever kernel ran: on meta tensors PyTorch
+        decomposes it (mul, bmm, softmax, bmm), on CPU and GPU it runs a fused kernel."""
+        names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal")
+        a = dict(zip(names, args), **kwargs)
+        q, k, v, mask = a.get("query"), a.get("key"), a.get("value"), a.get("attn_mask")
+        owner = self.stack[-1] if self.stack else ""
+        layer = spec.ScaledDotProductAttention(a.get("dropout_p", 0.0), bool(a.get("is_causal", False)), a.get("scale"),
+                                               bool(a.get("enable_gqa", False)))
+        inputs = [q, k, v] + ([mask] if isinstance(mask, torch.Tensor) else [])
+        name = self.attempt([layer], inputs, out, owner, "scaled_dot_product_attention", constants=True)
+        return name
+
     def hooks(self) -> list:
         handles = []
         for _, m in self.root.named_modules():
             handles.append(m.register_forward_pre_hook(self.pre, with_kwargs=True))
             handles.append(m.register_forward_hook(self.post))
         return handles
+
+
+class Functions(TorchFunctionMode):
+    """Python-level functions the reader takes whole (`F.scaled_dot_product_attention`): the ATen
+    operators they run are rolled up into one row, as a known module's are."""
+
+    def __init__(self, reader: RunReader):
+        super().__init__()
+        self.reader = reader
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        r = self.reader
+        if func is not torch.nn.functional.scaled_dot_product_attention or r.inside or not args \
+                or not r.is_tracked(args[0]):
+            return func(*args, **kwargs)
+        r.inside = 1
+        try:
+            out = func(*args, **kwargs)
+        finally:
+            r.inside = 0
+        name = r.attention(args, kwargs, out)
+        if name is None:
+            r.unknown(aten.Call(torch.ops.aten.scaled_dot_product_attention.default, args, kwargs, [out], r),
+                      [out], r.stack[-1] if r.stack else "", "scaled_dot_product_attention")
+        else:
+            r.bind([out], name, "aten.scaled_dot_product_attention", r.stack[-1] if r.stack else "")
+        return out

@@ -35,7 +35,8 @@ from cnncost.conventions import ACTIVATION_FLOPS
 from cnncost.sizes import numel_of
 
 MATMUL = frozenset({"conv", "fc"})
-PASS = frozenset({"add", "cat", "concat", "flatten", "reshape", "permute", "slice", "shortcut", "identity", "param"})
+PASS = frozenset({"add", "cat", "concat", "flatten", "reshape", "permute", "slice", "shortcut", "identity", "param",
+                  "const"})
 #: cnncost convention: backward FLOPs per element of the output (kind -> factor)
 PER_OUTPUT = {"relu": 1, "maxpool": 1, "adaptive_maxpool": 1, "dropout": 1, "scale": 1, "mul": 2}
 PER_INPUT = {"bn": 9, "layernorm": 9, "mean": 1}

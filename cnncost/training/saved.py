@@ -106,6 +106,7 @@ SAVES = {
     "mean": _nothing, "dropout": _dropout, "lrn": _lrn, "mul": _mul,
     "add": _nothing, "cat": _nothing, "concat": _nothing, "flatten": _nothing, "reshape": _nothing,
     "permute": _nothing, "slice": _nothing, "scale": _nothing, "shortcut": _nothing, "param": _nothing,
+    "const": _nothing,
 }
 
 #: kinds whose output is a view of (shares the storage of) their input
@@ -153,7 +154,7 @@ def storages(report, t, device: str = "cpu", frozen=frozenset()):
                 k = r.inputs[item.k if isinstance(item, Cast) else item[1]]
                 if isinstance(item, Cast) and t.amp and t.fmt[k] != "bf16":
                     key, size = ("cast", i, k), _pair(t.per_sample[k], 2)
-                elif k >= 0 and rows[t.root[k]].kind == "param":
+                elif k >= 0 and rows[t.root[k]].kind in ("param", "const"):
                     continue                   # a parameter's own storage is not counted
                 else:
                     base = t.root[k]

@@ -60,7 +60,7 @@ def tensors(report, dtype: str, frozen=frozenset()) -> Tensors:
             readers.setdefault(j, []).append(i)
         first = r.inputs[0] if r.inputs else -1
         root[i] = root[first] if r.kind in VIEWS and r.inputs else i
-        per_sample[i] = 0 if r.kind == "param" else numel_of(r.output_shape)   # a parameter is no activation
+        per_sample[i] = 0 if r.kind in ("param", "const") else numel_of(r.output_shape)   # a parameter is no activation
         ins = [fmt[j] for j in r.inputs] or [act_fmt]
         if amp and r.kind in AUTOCAST_LOW:
             fmt[i] = "bf16"
