@@ -70,3 +70,27 @@ def test_symbolic_batch_is_a_closed_form():
     b = sympy.Symbol("B")
     closed = training(analyze("resnet20", batch=b)).training["saved_bytes"]
     assert closed.subs(b, 8) == training(analyze("resnet20", batch=8)).training["saved_bytes"]
+
+
+def test_a_product_with_a_constant_saves_only_the_constant():
+    """x * c with c a buffer (a one-input mul row from the run-time reader): autograd keeps c, the
+    model's own storage, for x's gradient, and nothing of the forward's; checked with saved-tensor
+    hooks on the same module."""
+    from torch import nn
+
+    from cnncost.torch.instruments import saved_bytes
+    from cnncost.torch.read import read_module
+
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.fc = nn.Conv2d(3, 4, 3), nn.Linear(4 * 6 * 6, 5)
+            self.register_buffer("gain", torch.full((4, 6, 6), 0.5))
+
+        def forward(self, x):
+            return self.fc((self.conv(x) * self.gain).flatten(1))
+    module = Scaled()
+    r = read_module(module, (3, 8, 8), method="run")
+    assert "mul" in [row.kind for row in run(r.spec, (3, 8, 8)).rows]
+    ours = training(run(r.spec, (3, 8, 8), batch=2)).training["saved_bytes"]
+    assert ours == saved_bytes(module.train(), (3, 8, 8), batch=2)

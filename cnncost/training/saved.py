@@ -90,7 +90,9 @@ def _lrn(row):
 
 
 def _mul(row):
-    return [(IN, 0), (IN, 1)]
+    """a * b saves both (each is the other's gradient factor); x * c with c a constant (one input,
+    a `Unary('mul')` row) saves only c, whose storage is the model's, not the forward's."""
+    return [(IN, 0), (IN, 1)] if len(row.inputs) == 2 else []
 
 
 def _nothing(row):
