@@ -309,3 +309,39 @@ def test_timm_efficientnet_reads_with_fx():
     assert r.method == "fx" and rep.complete
     assert rep.total["params"] == sum(p.numel() for p in module.parameters())
     assert (rep.total["flops"], rep.total["activations"]) == fvcore_totals(module, (3, 96, 128))
+
+
+LONG_NAMES = textwrap.dedent('''
+    import torch
+    from torch import nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a_rather_long_backbone_name = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU())
+            self.head_with_an_even_longer_descriptive_name = nn.Conv2d(8, 8, 3, stride=2)
+
+        def forward(self, x):
+            x = self.head_with_an_even_longer_descriptive_name(self.a_rather_long_backbone_name(x))
+            return x.flatten(1).view(-1, 2, 4).amax(-1)
+    ''')
+
+
+def test_rf_table_of_long_module_paths_fits_80_columns(tmp_path):
+    """Module paths longer than the terminal wrap; the table fits 80 columns, and the sizes are
+    those of torch's own arithmetic (3x3 stride 2 twice: 3 + 2*2 = 7)."""
+    path = tmp_path / "net.py"
+    path.write_text(LONG_NAMES)
+    import os
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "80"
+    try:
+        code, out, err = cli("rf", f"{path}:Net", "--input", "40x40x3")
+    finally:
+        os.environ.pop("COLUMNS") if old is None else os.environ.__setitem__("COLUMNS", old)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    head = next(line.split() for line in lines if line.startswith("head_with"))
+    assert head[-3:-1] == ["7", "4"]

@@ -73,6 +73,35 @@ def _axis_text(h, w) -> str:
     return a if a == b else f"{a} x {b}"
 
 
+def _short(v) -> str:
+    """A field value in at most about 9 characters: exact when short, else 3 significant digits."""
+    text = exact(v)
+    if len(text) <= 9 or not is_concrete(v):
+        return text
+    return f"{float(v):.3g}".replace("e+", "e")
+
+
+class AxisCell:
+    """A size, jump or start per axis for the table renderer: the exact text, and a short form a
+    narrow terminal may use (a detection head's views multiply jumps into dozens of digits)."""
+    __slots__ = ("h", "w")
+
+    def __init__(self, h, w):
+        self.h, self.w = h, w
+
+    def __str__(self) -> str:
+        return _axis_text(self.h, self.w)
+
+    @property
+    def forms(self) -> tuple:
+        a, b = _short(self.h), _short(self.w)
+        return str(self), a if exact(self.h) == exact(self.w) else f"{a} x {b}"
+
+    @property
+    def plain(self) -> str:
+        return str(self)
+
+
 def model_table(name: str, input_text: str | None, fmt: str, width: int | None = None, options=None) -> str:
     from cnncost.resolve import analyze
     report = analyze(name, input_text, **(options or {}))
@@ -82,11 +111,11 @@ def model_table(name: str, input_text: str | None, fmt: str, width: int | None =
                       "rf": jsonable(report.total["rf"])})
     from cnncost.render.simple import render
     rows = [["  " * r.depth + r.name if fmt == "rich" else r.name, r.kind, shape(r.output_shape),
-             _axis_text(r.rf[0].size, r.rf[1].size), _axis_text(r.rf[0].jump, r.rf[1].jump),
-             _axis_text(r.rf[0].start, r.rf[1].start)] for r in report.rows]
+             AxisCell(r.rf[0].size, r.rf[1].size), AxisCell(r.rf[0].jump, r.rf[1].jump),
+             AxisCell(r.rf[0].start, r.rf[1].start)] for r in report.rows]
     title = f"{report.model}: receptive field per layer, input {shape(report.input_shape)}"
     notes = [f"final receptive field {rf_text(report.total['rf'])} input pixels",
              "size: input pixels one output sees; jump: input pixels between neighbouring outputs; start: centre of "
              "the first output's field (input pixel i at i; negative = in the padding)"]
     return render(fmt, title, ["layer", "kind", "output (HxWxC)", "RF size", "jump", "start"], rows, notes,
-                  right={3, 4, 5}, priority={1: 2, 5: 1}, width=width)
+                  right={3, 4, 5}, priority={1: 3, 5: 2, 4: 1}, wrap={0}, width=width)

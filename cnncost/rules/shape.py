@@ -68,7 +68,9 @@ def param_rule(layer, shape, who):
 @rule(spec.Reshape)
 def reshape_rule(layer, shape, who):
     """Same elements, new shape; a -1 takes what is left.  Spatial order is lost unless the last two
-    sizes (H, W) are kept, so the field then becomes the whole map (as after Flatten)."""
+    sizes (H, W) are kept: into features or tokens (fewer than 3 axes) the field becomes the whole
+    map (as after Flatten); into new spatial axes (Swin's windows, a correlation volume viewed as
+    images) no field algebra places them, so it is unknown, never a jump multiplied by map sizes."""
     total = numel(shape)
     known = numel([s for s in layer.shape if not (is_concrete(s) and s == -1)])
     out = tuple(floordiv(total, known) if is_concrete(s) and s == -1 else s for s in layer.shape)
@@ -76,7 +78,7 @@ def reshape_rule(layer, shape, who):
         raise CostError(f"{who}: cannot reshape {dims_text(shape)} ({exact(total)} elements) "
                         f"into {dims_text(layer.shape)}")
     keeps_map = len(shape) >= 3 and len(out) >= 3 and equal(out[-1], shape[-1]) and equal(out[-2], shape[-2])
-    window = None if len(shape) < 3 or keeps_map else whole((shape[-2], shape[-1]))
+    window = None if len(shape) < 3 or keeps_map else whole((shape[-2], shape[-1])) if len(out) < 3 else UNKNOWN
     return Cost(out, window=window)
 
 
@@ -251,9 +253,9 @@ def pixel_shuffle_rule(layer: spec.PixelShuffle, shape, who):
 @rule(spec.View)
 def view_rule(layer: spec.View, shape, who):
     """Axes start..end become `sizes` (a -1 takes what is left), the others stay; same elements, no
-    arithmetic.  The field is kept while H and W are; a view of both H and W (with or without the
-    axes before them) makes it the whole map, as Flatten and Reshape do; changing only one of them
-    (splitting W, merging C with H) leaves it unknown."""
+    arithmetic.  The field is kept while H and W are; a view of both H and W into fewer than 3 axes
+    makes it the whole map, as Flatten and Reshape do; any other change of H or W (splitting W,
+    merging C with H, new spatial axes) leaves it unknown."""
     n = len(shape)
     start, end = axis_index(layer.start, n, who), axis_index(layer.end, n, who)
     if start > end:
@@ -266,10 +268,11 @@ def view_rule(layer: spec.View, shape, who):
         raise CostError(f"{who}: cannot view axes {start}..{end} of {dims_text(shape)} ({exact(total)} elements) "
                         f"as {dims_text(layer.sizes)}")
     spatial = _spatial_axes(shape) & set(range(start, end + 1))
+    out = (*shape[:start], *sizes, *shape[end + 1:])
     if not spatial:
         window = None
-    elif len(spatial) == 2:
+    elif len(spatial) == 2 and len(out) < 3:
         window = whole((shape[-2], shape[-1]))
     else:
         window = UNKNOWN
-    return Cost((*shape[:start], *sizes, *shape[end + 1:]), window=window)
+    return Cost(out, window=window)
