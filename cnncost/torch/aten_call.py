@@ -3,6 +3,12 @@ a handler may return.  Shapes are per sample: the reader runs batch 1 and drops 
 size 1 (with two or more dimensions), so a count is the one-sample count whatever the layout."""
 from __future__ import annotations
 
+def sample_shape(t) -> tuple:
+    """The per-sample shape of a tensor seen at batch 1: a leading 1 dropped (2+ dimensions)."""
+    shape = tuple(t.shape)
+    return shape[1:] if len(shape) >= 2 and shape[0] == 1 else shape
+
+
 #: marks a layer that folds images the model batched itself into channels: its parameters are the
 #: weights' own Param rows, not n copies
 BATCHED = "batched"

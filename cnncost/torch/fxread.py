@@ -83,13 +83,7 @@ class FxReader(ShapeOps):
 
     # --- bookkeeping -----------------------------------------------------------------------
     def unique(self, owner: str, base: str) -> str:
-        stem = f"{owner}.{base}" if owner else base
-        name, k = stem, 0
-        while name in self.taken:
-            k += 1
-            name = f"{stem}_{k}"
-        self.taken.add(name)
-        return name
+        return ops.fresh_name(self.taken, owner, base)
 
     def owner(self, node: fx.Node) -> str:
         stack = node.meta.get("nn_module_stack") or {}

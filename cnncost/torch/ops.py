@@ -287,3 +287,14 @@ SEQUENCE_MODULES = {
     nn.MultiheadAttention: _mha,
     nn.LSTM: _recurrent("lstm"), nn.GRU: _recurrent("gru"), nn.RNN: _recurrent("rnn"),
 }
+
+
+def fresh_name(taken: set, owner: str, base: str) -> str:
+    """A row name not yet in `taken` (which it joins): `owner.base`, then `owner.base_1`, ..."""
+    stem = f"{owner}.{base}" if owner else base
+    name, k = stem, 0
+    while name in taken:
+        k += 1
+        name = f"{stem}_{k}"
+    taken.add(name)
+    return name

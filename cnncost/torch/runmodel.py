@@ -19,7 +19,8 @@ import torch
 
 from cnncost import spec
 from cnncost.errors import CostError
-from cnncost.torch.runread import Functions, RunReader, sample_shape
+from cnncost.torch.runcalls import Functions
+from cnncost.torch.runread import RunReader, sample_shape
 
 SEED = 0
 
