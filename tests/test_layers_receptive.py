@@ -207,14 +207,23 @@ def classification_models():
 def test_closed_forms_agree_on_every_classification_model(name):
     """Every torchvision classification model that reads: closed forms equal numeric counts at two
     random sizes (inception_v3 needs at least 75x75; sizes start at 160).  A model the run-time
-    reader reads (ViT, Swin, MaxViT: the ATen ops one forward at 224x224 executes) holds numbers
-    taken at that size, so it is skipped; a model fx reads must agree."""
+    reader reads holds numbers taken at 224x224; that passes only where the model itself refuses
+    the random sizes (ViT and MaxViT check their input size), so there is no closed form to give."""
     from cnncost.errors import CostError
     from cnncost.resolve import resolve
     try:
         read = resolve(f"torchvision:{name}", (3, 224, 224))
     except CostError as err:
         pytest.skip(f"does not read: {err}")
+    sizes = random_sizes(sum(map(ord, name)))
     if getattr(read.model, "method", "fx") == "run":
-        pytest.skip("read as it runs at 224x224: closed forms need the fx reader")
-    closed_forms_agree(name, random_sizes(sum(map(ord, name))), read.spec)
+        import torch
+        from cnncost.torch import sources
+        module = sources.torchvision_model(name).eval().to("meta")
+        for h, w in sizes:
+            try:
+                module(torch.empty(1, 3, h, w, device="meta"))
+            except Exception as err:
+                pytest.skip(f"the model refuses {h}x{w}: {str(err).splitlines()[0][:80]}")
+        pytest.fail(f"{name} runs at {sizes} but is read as it runs at 224x224: no closed form")
+    closed_forms_agree(name, sizes, read.spec)

@@ -60,6 +60,7 @@ def kind(layer) -> str:
             spec.InstanceNorm: "instancenorm", spec.GroupNorm: "groupnorm", spec.Upsample: "upsample",
             spec.MatMul: "matmul", spec.AddMatMul: "addmm", spec.Einsum: "einsum",
             spec.ScaledDotProductAttention: "sdpa", spec.MultiheadAttention: "mha",
+            spec.WindowAttention: "window_attn", spec.PatchMerge: "patch_merge",
             spec.Embedding: "embedding", spec.Stack: "stack", spec.Pad: "pad", spec.Select: "select",
             spec.Expand: "expand", spec.Repeat: "repeat", spec.Roll: "roll", spec.Where: "where",
             spec.TopK: "topk", spec.PixelShuffle: "pixel_shuffle", spec.RoIAlign: "roi_align",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from cnncost import spec
 from cnncost.errors import CostError
 from cnncost.rules.core import UNKNOWN, Cost, broadcast, dims_text, rule
-from cnncost.sizes import equal, exact, is_concrete, numel_of as numel
+from cnncost.sizes import ceildiv, equal, exact, is_concrete, numel_of as numel
 
 
 def _attend(q, k, v, who, gqa: bool) -> tuple:
@@ -77,3 +77,66 @@ def mha(layer: spec.MultiheadAttention, shapes, who):
                     f"(out-projection) = {exact(macs)}",
             "weights": f"{E}*({E}+{kdim}+{vdim}) + {E}*{E} = {exact(weights)}"}
     return Cost((L, E), weights, biases, macs, ops, window=UNKNOWN, work=work)
+
+
+#: torchvision's ShiftedWindowAttentionV2: the continuous position bias MLP is Linear(2, 512), ReLU,
+#: Linear(512, heads, bias=False) (Liu et al. 2022, sec. 3.4)
+CPB_HIDDEN = 512
+
+
+def _shifted(layer: spec.WindowAttention, h, w):
+    """Whether the map is rolled (and the mask added): some axis has a shift and its padded size is
+    more than one window, i.e. the size itself is (torchvision sets the shift of a shorter axis to 0)."""
+    axes = [(n, k) for n, k, s in zip((h, w), layer.window, layer.shift) if s > 0]
+    if all(is_concrete(n) for n, _ in axes):
+        return any(n > k for n, k in axes)
+    import sympy
+    return sympy.Or(*(sympy.Gt(n, k) for n, k in axes))
+
+
+@rule(spec.WindowAttention)
+def window_attention(layer: spec.WindowAttention, shape, who):
+    """Padded to Hp = ceil(H/wh)*wh, Wp = ceil(W/ww)*ww: T = Hp*Wp tokens in windows of N = wh*ww,
+    heads*N scores per token.  MACs: qkv T*C*3C, q k^T and weights v T*N*C each, proj T*C*C (V2 adds
+    the position-bias MLP over M = (2wh-1)(2ww-1) offsets: M*2*512 + M*512*heads).  Weights 4C^2 plus
+    the bias table M*heads (V1) or the MLP 2*512 + 512*heads and the logit scales (V2); biases 3C + C
+    (+ 512, V2).  Per score: bias add, softmax, and the mask add when rolled; V1 scales q (T*C), V2
+    normalises q and k (norm, clamp, divide) and scales each score; FlopCounterMode counts the
+    products only."""
+    if len(shape) != 3 or not equal(shape[2], layer.dim):
+        raise CostError(f"{who}: window attention needs an (H, W, {layer.dim}) map, got {dims_text(shape)}")
+    h, w, c = shape
+    (wh, ww), heads = layer.window, layer.num_heads
+    tokens = ceildiv(h, wh) * wh * ceildiv(w, ww) * ww
+    n, m = wh * ww, (2 * wh - 1) * (2 * ww - 1)
+    scores = tokens * heads * n
+    qkv, attend, proj = tokens * c * 3 * c, 2 * tokens * n * c, tokens * c * c
+    macs, weights = qkv + attend + proj, 4 * c * c
+    biases = 3 * c * int(layer.qkv_bias) + c * int(layer.proj_bias)
+    ops = {"bias": tokens * 3 * c * int(layer.qkv_bias) + tokens * c * int(layer.proj_bias), "add": scores,
+           "act:softmax": scores}
+    shifted = _shifted(layer, h, w)
+    if shifted is True:
+        ops["fn:add"] = scores
+    elif shifted is not False:
+        import sympy
+        ops["fn:add"] = sympy.Piecewise((scores, shifted), (0, True))
+    table = f"{m}*{heads}"
+    if layer.version == 1:
+        weights += m * heads
+        ops["scale"] = tokens * c
+    else:
+        mlp = m * 2 * CPB_HIDDEN + m * CPB_HIDDEN * heads
+        macs += mlp
+        weights += 2 * CPB_HIDDEN + CPB_HIDDEN * heads + heads
+        biases += CPB_HIDDEN
+        table = f"2*{CPB_HIDDEN} + {CPB_HIDDEN}*{heads} + {heads}"
+        ops["bias"] += m * CPB_HIDDEN
+        ops.update({"act:relu": m * CPB_HIDDEN, "act:sigmoid": heads * n * n, "scale": heads * n * n,
+                    "reduce:norm": 2 * tokens * c, "fn:clamp": 2 * tokens * heads, "fn:div": 2 * tokens * c,
+                    "mul": scores})
+    extra = f" + {exact(mlp)} (position-bias MLP)" if layer.version == 2 else ""
+    work = {"macs": f"{exact(qkv)} (qkv) + {exact(attend)} (q k^T and weights v, {exact(tokens)} tokens in "
+                    f"windows of {n}) + {exact(proj)} (proj){extra} = {exact(macs)}",
+            "weights": f"4*{exact(c)}^2 + {table} = {exact(weights)}", "scores": exact(scores)}
+    return Cost((h, w, c), weights, biases, macs, ops, window=UNKNOWN, work=work)

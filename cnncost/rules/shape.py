@@ -276,3 +276,14 @@ def view_rule(layer: spec.View, shape, who):
     else:
         window = UNKNOWN
     return Cost(out, window=window)
+
+
+@rule(spec.PatchMerge)
+def patch_merge_rule(layer: spec.PatchMerge, shape, who):
+    """(H, W, C) -> (ceil(H/2), ceil(W/2), 4C): zero padding to even sizes, then 2x2 neighbourhoods
+    stacked into channels; no arithmetic.  Channels last, so the field algebra (which reads the last
+    two axes as H and W) does not follow it: unknown."""
+    if len(shape) != 3:
+        raise CostError(f"{who}: patch merging needs an (H, W, C) map, got {dims_text(shape)}")
+    h, w, c = shape
+    return Cost((ceildiv(h, 2), ceildiv(w, 2), 4 * c), window=UNKNOWN)

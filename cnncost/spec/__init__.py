@@ -29,7 +29,8 @@ pixel_shuffle, view/reshape, permute/transpose, slicing -> Cat, Stack, Pad, Sele
 Roll, TopK, Where, PixelShuffle, Reshape (View where the sizes follow the input's), Permute, Slice;
 addcmul, addcdiv -> Ternary; torchvision.ops.roi_align -> RoIAlign; x[idx], nonzero, index_put_,
 gather -> Gather; torchvision.ops.nms, unique -> ValueDependent; F.grid_sample -> GridSample;
-F.unfold -> Unfold; a tensor the model makes without its input -> Constant.
+F.unfold -> Unfold; a tensor the model makes without its input -> Constant; torchvision's Swin
+ShiftedWindowAttention(V2) -> WindowAttention and its patch merging gather -> PatchMerge.
 
 Validation here is only what a layer knows by itself (a kernel of 0, channels that do not split
 into groups).  What needs the input shape is checked by the rules in `cnncost.rules`.  Every
@@ -37,7 +38,7 @@ failure raises `CostError` with a one-line message that the CLI prints as it is.
 """
 from __future__ import annotations
 
-from cnncost.spec.attention import MultiheadAttention, ScaledDotProductAttention
+from cnncost.spec.attention import MultiheadAttention, ScaledDotProductAttention, WindowAttention
 from cnncost.spec.containers import Concat, Opaque, Residual, Sequence, seq
 from cnncost.spec.conv import (PADDING_MODES, Conv1d, Conv2d, Conv3d, ConvNd, ConvTranspose1d, ConvTranspose2d,
                                ConvTranspose3d, ConvTransposeNd)
@@ -52,8 +53,8 @@ from cnncost.spec.pool import (INTERPOLATE_MODES, POOL_MODES, AdaptivePool1d, Ad
                                AdaptivePoolNd, AvgPool1d, AvgPool2d, AvgPool3d, GlobalPool, MaxPool1d, MaxPool2d,
                                MaxPool3d, Pool1d, Pool2d, Pool3d, PoolNd, Upsample)
 from cnncost.spec.recurrent import GRU, LSTM, RNN, Recurrent
-from cnncost.spec.shape import (BINARY, REDUCTIONS, Add, Binary, Cat, Expand, Flatten, Mean, Mul, Pad, Param, Permute,
-                                PixelShuffle, Reduce, Repeat, Reshape, Roll, Select, Slice, Stack, Ternary, TopK,
+from cnncost.spec.shape import (BINARY, REDUCTIONS, Add, Binary, Cat, Expand, Flatten, Mean, Mul, Pad, Param,
+                                PatchMerge, Permute, PixelShuffle, Reduce, Repeat, Reshape, Roll, Select, Slice, Stack, Ternary, TopK,
                                 View, Where)
 
 Pair = tuple[int, int]

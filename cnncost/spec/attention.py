@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from cnncost.errors import CostError
-from cnncost.spec.checks import count, label, probability
+from cnncost.spec.checks import choice, count, ints, label, probability, put
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,31 @@ class MultiheadAttention:
         for v, what in ((self.kdim, "kdim"), (self.vdim, "vdim")):
             if v is not None:
                 count(v, what, who)
+
+
+@dataclass(frozen=True)
+class WindowAttention:
+    """Swin's (shifted) window multi-head self-attention over an (H, W, C) map, channels last, as
+    torchvision's ShiftedWindowAttention (Liu et al. 2021, "Swin Transformer", sec. 3.2) and, with
+    `version=2`, ShiftedWindowAttentionV2 (Liu et al. 2022, "Swin Transformer V2", sec. 3.1: cosine
+    attention with a learnt logit scale per head, the position bias from a 2-512-heads MLP over
+    log-spaced relative coordinates).  The map is padded to multiples of `window`, rolled by `shift`
+    along each axis longer than one window (with the mask that keeps rolled-in tokens apart), cut
+    into windows that attend within themselves, and put back: the output is (H, W, C)."""
+    dim: int
+    num_heads: int
+    window: tuple = (7, 7)
+    shift: tuple = (0, 0)
+    qkv_bias: bool = True
+    proj_bias: bool = True
+    version: int = 1
+    name: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self):
+        who = label(self, self.name)
+        count(self.dim, "dim", who)
+        count(self.num_heads, "num_heads", who)
+        put(self, window=ints(self.window, "window", who, 1), shift=ints(self.shift, "shift", who, 0))
+        if self.dim % self.num_heads:
+            raise CostError(f"{who}: dim {self.dim} is not divisible by num_heads {self.num_heads}")
+        choice(self.version, (1, 2), "version", who)

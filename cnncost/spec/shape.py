@@ -262,6 +262,14 @@ class PixelShuffle:
 
 
 @dataclass(frozen=True)
+class PatchMerge:
+    """Swin's patch merging gather (torchvision's `_patch_merging_pad`), channels last: an (H, W, C)
+    map padded with zeros to even H and W, each 2x2 neighbourhood stacked into channels in the order
+    (0, 0), (1, 0), (0, 1), (1, 1): (ceil(H/2), ceil(W/2), 4C).  Values are moved, none computed."""
+    name: str | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
 class View:
     """x.view / reshape that changes only per-sample axes start..end: they become `sizes` (one may be
     -1, what is left) and every other axis keeps its size, whatever it is (Reshape fixes them all).

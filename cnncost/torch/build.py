@@ -295,6 +295,19 @@ builder(spec.ScaledDotProductAttention)(lambda layer, shape: lm.ScaledDotProduct
     layer.dropout_p, layer.is_causal, layer.scale, layer.enable_gqa))
 
 
+builder(spec.PatchMerge)(lambda layer, shape: lm.PatchMerge())
+
+
+@builder(spec.WindowAttention)
+def _window_attention(layer: spec.WindowAttention, shape):
+    try:
+        from torchvision.models import swin_transformer as swin
+    except ImportError:
+        raise CostError(f"{layer.name or 'WindowAttention'}: building Swin's window attention needs torchvision") from None
+    cls = swin.ShiftedWindowAttention if layer.version == 1 else swin.ShiftedWindowAttentionV2
+    return cls(layer.dim, list(layer.window), list(layer.shift), layer.num_heads, layer.qkv_bias, layer.proj_bias)
+
+
 @builder(spec.MultiheadAttention)
 def _mha(layer: spec.MultiheadAttention, shapes):
     return lm.MultiheadAttention(layer.embed_dim, layer.num_heads, layer.dropout, layer.bias, layer.add_bias_kv,

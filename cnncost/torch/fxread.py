@@ -48,7 +48,7 @@ class Tracer(fx.Tracer):
     is traced through), plus fx's default leaves (other torch.nn modules), which become Opaque."""
 
     def is_leaf_module(self, m, qualname):
-        return type(m) in ops.MODULES or super().is_leaf_module(m, qualname)
+        return ops.knows(m) or super().is_leaf_module(m, qualname)
 
 
 def trace(module: torch.nn.Module) -> fx.Graph:
@@ -171,15 +171,15 @@ class FxReader(ShapeOps):
         k = self.calls[node.target]
         name = node.target if k == 1 else f"{node.target}#{k}"
         self.taken.add(name)
-        has_params = any(True for _ in m.parameters())
-        shares = node.target if k > 1 and has_params else None
+        params = list(m.parameters())
+        shares = node.target if k > 1 and params else None
         (x, *_), kwargs = self.args(node)
         if not isinstance(x, T):
             return self.opaque(node, type(m).__name__, name)
         op = ops.module_op(m, self.shape[x.name], name)
         if op is None:
             return self.opaque(node, type(m).__name__, name)
-        self.used.update(id(p) for p in m.parameters())
+        self.used.update(id(p) for p in params)
         return self.emit(op, [x], node, name, shares)
 
     # --- functions ------------------------------------------------------------------------------
@@ -199,6 +199,9 @@ class FxReader(ShapeOps):
         if target in ops.stochastic_depth_functions():
             a = ops.bind(("input", "p", "mode", "training"), args, kwargs)
             return a["input"] if not a["training"] or a["p"] == 0 else self.opaque(node, "stochastic_depth")
+        library = ops.library_function(target)
+        if library is not None and len(args) == 1 and not kwargs and isinstance(args[0], T):
+            return self.emit(library(), [args[0]], node)
         if target in ops.ADD_FUNCTIONS | ops.MUL_FUNCTIONS | ops.DIV_FUNCTIONS:
             return self.arithmetic(node, target, args, kwargs)
         if target in ops.SIGNATURES:

@@ -216,6 +216,16 @@ class Roll(nn.Module):
         return torch.roll(x, self.shifts, self.dims)
 
 
+class PatchMerge(nn.Module):
+    """(B, H, W, C) -> (B, ceil(H/2), ceil(W/2), 4C): zero-pad to even sizes, stack each 2x2
+    neighbourhood into channels, (0, 0), (1, 0), (0, 1), (1, 1) first to last."""
+
+    def forward(self, x):
+        h, w = x.shape[-3], x.shape[-2]
+        x = F.pad(x, (0, 0, 0, w % 2, 0, h % 2))
+        return torch.cat([x[..., i::2, j::2, :] for j in (0, 1) for i in (0, 1)], -1)
+
+
 class Where(nn.Module):
     def forward(self, condition, a, b):
         return torch.where(condition > 0, a, b)

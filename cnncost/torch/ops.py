@@ -10,6 +10,7 @@ the reader makes it an `Opaque` op with unknown cost.
 from __future__ import annotations
 
 import operator
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -186,8 +187,45 @@ MODULES.update({
 })
 
 
+def _swin_attention(m: nn.Module, shape, who):
+    """torchvision's ShiftedWindowAttention(V2) (V2 has the position-bias MLP `cpb_mlp`)."""
+    from cnncost.rules.attention import CPB_HIDDEN
+    dim, v2 = m.qkv.in_features, hasattr(m, "cpb_mlp")
+    if m.qkv.out_features != 3 * dim or (m.proj.in_features, m.proj.out_features) != (dim, dim):
+        return None
+    if v2 and [(type(x), getattr(x, "out_features", None)) for x in m.cpb_mlp] != \
+            [(nn.Linear, CPB_HIDDEN), (nn.ReLU, None), (nn.Linear, m.num_heads)]:
+        return None
+    return spec.WindowAttention(dim, m.num_heads, tuple(m.window_size), tuple(m.shift_size), m.qkv.bias is not None,
+                                m.proj.bias is not None, version=2 if v2 else 1, name=who)
+
+
+def _library_modules():
+    """Modules of other libraries known by type once the library is loaded (importing torchvision
+    here would cost a second): torchvision's Swin window attention."""
+    swin = sys.modules.get("torchvision.models.swin_transformer")
+    if swin is not None and getattr(swin, "ShiftedWindowAttention", None) not in MODULES:
+        MODULES.update({swin.ShiftedWindowAttention: _swin_attention, swin.ShiftedWindowAttentionV2: _swin_attention})
+
+
+def knows(m: nn.Module) -> bool:
+    """Whether a module is read by type (a leaf of the fx trace, one row of the run-time reader)."""
+    _library_modules()
+    return type(m) in MODULES
+
+
+def library_function(target):
+    """The spec layer a library function traced whole by fx stands for: torchvision's Swin patch
+    merging gather (`torch.fx.wrap`ped, so fx sees one call)."""
+    swin = sys.modules.get("torchvision.models.swin_transformer")
+    if swin is not None and target is getattr(swin, "_patch_merging_pad", None):
+        return spec.PatchMerge
+    return None
+
+
 def module_op(m: nn.Module, shape: tuple, who: str):
     """The spec layer for a leaf module on the calculator's input shape, or None if unknown."""
+    _library_modules()
     make = MODULES.get(type(m))
     return None if make is None else make(m, shape, who)
 

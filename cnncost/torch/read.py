@@ -58,6 +58,8 @@ def _hooked(module: torch.nn.Module) -> list:
 
 def unused_parameters(module: torch.nn.Module, used_ids: set) -> dict:
     """Module path -> parameter count, for the largest modules none of whose parameters are used."""
+    if all(id(p) in used_ids for p in module.parameters()):
+        return {}
     owners = {}
     for path, m in module.named_modules():
         params = list(m.parameters())
