@@ -311,6 +311,89 @@ def test_timm_efficientnet_reads_with_fx():
     assert (rep.total["flops"], rep.total["activations"]) == fvcore_totals(module, (3, 96, 128))
 
 
+class SegmentHead(nn.Module):
+    """A segmentation head: features at a quarter of the size, scaled back to the input's H and W."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv2d(3, 5, 3, stride=4, padding=1)
+
+    def forward(self, x):
+        size = x.shape[-2:]
+        return F.interpolate(self.down(x), size=size, mode="bilinear", align_corners=False)
+
+
+def test_interpolate_to_the_input_size_reads_with_fx_and_closed_forms():
+    """F.interpolate to x.shape[-2:] is an Upsample row; read at HxW its size is (H, W), so the closed
+    form in H and W gives fvcore's count (4 per output element of a bilinear resize) at any size."""
+    from cnncost.sizes import evaluate, symbol
+    module = SegmentHead().eval()
+    r, rep = check(module, (3, 30, 41))
+    assert r.method == "fx" and [row.kind for row in rep.rows] == ["conv", "upsample"]
+    H, W = symbol("H"), symbol("W")
+    sym = read_module(module, (3, H, W))
+    form = analyze(sym.spec, (3, H, W), convention="fvcore").total
+    for h, w in ((30, 41), (17, 64)):
+        assert evaluate(form["flops"], {"H": h, "W": w}) == fvcore_totals(module, (3, h, w))[0]
+
+
+class Conv3DHelper(nn.Conv3d):
+    """A convolution that only sets its arguments and adds a helper (torchvision's Conv3DSimple)."""
+
+    def __init__(self, cin, cout):
+        super().__init__(cin, cout, (1, 3, 3), padding=(0, 1, 1), bias=False)
+
+    @staticmethod
+    def stride_of(t):
+        return t, 2, 2
+
+
+class DoubledConv(nn.Conv2d):
+    """A convolution whose forward does more than its base's."""
+
+    def forward(self, x):
+        return super().forward(x) * 2
+
+
+def test_subclass_of_a_known_module_reads_as_its_base_only_if_it_overrides_nothing():
+    from torch.utils.flop_counter import FlopCounterMode
+    r = read_module(nn.Sequential(Conv3DHelper(3, 4), nn.ReLU()), (3, 2, 9, 9))
+    rep = analyze(r.spec, r.input_shape)
+    assert r.method == "fx" and [row.kind for row in rep.rows] == ["conv3d", "relu"]
+    module = nn.Sequential(DoubledConv(3, 4, 3), nn.ReLU()).eval()
+    r = read_module(module, (3, 9, 9))
+    rep = analyze(r.spec, r.input_shape, convention="cnncost")
+    assert rep.complete and [row.kind for row in rep.rows] == ["conv", "scale", "relu"]
+    with FlopCounterMode(display=False) as fc:
+        module(torch.randn(1, 3, 9, 9))
+    assert analyze(r.spec, r.input_shape, convention="torch").total["flops"] == fc.get_total_flops()
+
+
+class FunctionalLinear(nn.Module):
+    def __init__(self, reuse: bool):
+        super().__init__()
+        self.fc, self.reuse = nn.Linear(6, 6), reuse
+
+    def forward(self, x):
+        x = F.linear(x, self.fc.weight, self.fc.bias)
+        return F.linear(x, self.fc.weight) if self.reuse else x
+
+
+@pytest.mark.parametrize("reuse", [False, True], ids=["once", "weight read twice"])
+def test_functional_linear_counts_its_parameters_once(reuse):
+    """F.linear on a module's parameters is a Linear row (fx); a weight read a second time is left
+    to the run-time reader, so the parameters are counted once either way."""
+    from torch.utils.flop_counter import FlopCounterMode
+    module = FunctionalLinear(reuse).eval()
+    r = read_module(module, (6,))
+    assert r.method == ("run" if reuse else "fx")
+    rep = analyze(r.spec, r.input_shape, convention="torch")
+    assert rep.total["params"] == sum(p.numel() for p in module.parameters())
+    with FlopCounterMode(display=False) as fc:
+        module(torch.randn(1, 6))
+    assert rep.total["flops"] == fc.get_total_flops()
+
+
 LONG_NAMES = textwrap.dedent('''
     import torch
     from torch import nn

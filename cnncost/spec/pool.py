@@ -141,7 +141,9 @@ class Upsample:
             raise CostError(f"{who}: align_corners applies to linear, bilinear, bicubic and trilinear modes only")
         if self.size is not None:
             n = len(self.size) if isinstance(self.size, (tuple, list)) else 1
-            sizes = ints(self.size, "size", who, 1, n)
+            given = tuple(self.size) if isinstance(self.size, (tuple, list)) else (self.size,)
+            from cnncost.sizes import is_concrete      # a size read from a symbolic input (H) stays symbolic
+            sizes = given if not all(is_concrete(s) for s in given) else ints(self.size, "size", who, 1, n)
             put(self, size=sizes if isinstance(self.size, (tuple, list)) else sizes[0])
         else:
             factors = self.scale_factor if isinstance(self.scale_factor, (tuple, list)) else (self.scale_factor,)
@@ -157,7 +159,10 @@ class Upsample:
             raise CostError(f"{who}: mode {self.mode!r} needs a {'/'.join(map(str, INTERPOLATE_MODES[self.mode]))}-D "
                             f"spatial input, got {n}-D")
         if self.size is not None:
-            return ints(self.size, "size", who, 1, n)
+            sizes = self.size if isinstance(self.size, tuple) else (self.size,) * n
+            if len(sizes) != n:
+                raise CostError(f"{who}: size has {len(sizes)} values for {n} spatial axes")
+            return sizes
         factors = self.scale_factor if isinstance(self.scale_factor, (tuple, list)) else (self.scale_factor,) * n
         if len(factors) != n:
             raise CostError(f"{who}: {len(factors)} scale factors for {n} spatial axes")

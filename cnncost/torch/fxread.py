@@ -327,7 +327,27 @@ class FxReader(ShapeOps):
             return self.emit(spec.Dropout(a["p"]), [x], node) if a["training"] else x
         if target is torch.flatten:
             return self.flatten(node, x, a["start_dim"], a["end_dim"])
+        if target is F.interpolate:
+            return self.interpolate(node, x, a)
+        if target is F.linear:
+            return self.linear(node, x, a)
         return self.shape_op(node, target.__name__, x, a)
+
+    def interpolate(self, node, x, a):
+        """F.interpolate to a size (segmentation heads: back to the input's H and W, read from
+        `x.shape[-2:]`, symbols at a symbolic size) or by a scale factor."""
+        size, factor = a["size"], a["scale_factor"]
+        if a["recompute_scale_factor"] or a["antialias"] or any(v is UNKNOWN or v is BATCH
+                                                               for v in _walk_values((size, factor))):
+            return None
+        if isinstance(size, (tuple, list)):
+            size = tuple(size)
+        try:
+            op = spec.Upsample(size, factor, a["mode"], a["align_corners"])
+            rules.cost(op, self.shape[x.name], "interpolate")
+        except CostError:
+            return None
+        return self.emit(op, [x], node)
 
     def pool(self, node, target, x, a):
         F = torch.nn.functional
@@ -343,6 +363,19 @@ class FxReader(ShapeOps):
             op = spec.Pool2d("avg", ops._pair(kernel), ops._pair(stride), ops._pair(a["padding"]), a["ceil_mode"],
                              a["count_include_pad"])
         return self.emit(op, [x], node)
+
+    def linear(self, node, x, a):
+        """F.linear(x, weight, bias) with a module's parameters, each read once (timm's classifier
+        Linear, whose forward calls F.linear)."""
+        weight, bias = a["weight"], a["bias"]
+        params = [p for p in (weight, bias) if p is not None]
+        if not all(isinstance(p, Attr) and isinstance(p.tensor, torch.nn.Parameter) and id(p.tensor) not in self.used
+                   for p in params) or weight.tensor.dim() != 2 or \
+                not self.shape[x.name] or self.shape[x.name][-1] != weight.tensor.shape[1] or \
+                (bias is not None and tuple(bias.tensor.shape) != (weight.tensor.shape[0],)):
+            return None
+        self.used.update(id(p.tensor) for p in params)
+        return self.emit(spec.Linear(weight.tensor.shape[0], bias is not None), [x], node)
 
     def layer_norm(self, node, x, a):
         weight, bias = a["weight"], a["bias"]

@@ -208,10 +208,32 @@ def _library_modules():
         MODULES.update({swin.ShiftedWindowAttention: _swin_attention, swin.ShiftedWindowAttentionV2: _swin_attention})
 
 
+#: methods a subclass may define and still compute what its base computes
+_HARMLESS = {"__init__", "extra_repr", "__repr__", "reset_parameters", "__module__", "__qualname__", "__doc__",
+             "__annotations__", "__constants__", "__dict__", "__weakref__", "__firstlineno__", "__static_attributes__",
+             "__parameters__", "__orig_bases__", "__slotnames__"}
+_BASES: dict = {}
+
+
+def known_type(m: nn.Module):
+    """The known module type `m` is read as: its own, or the known base of a subclass that overrides
+    nothing the base defines but `__init__` and its repr (torchvision's Conv3DSimple is an
+    nn.Conv3d with a helper of its own); None."""
+    _library_modules()
+    t = type(m)
+    if t in MODULES:
+        return t
+    if t not in _BASES:
+        base = next((b for b in t.__mro__[1:] if b in MODULES), None)
+        between = t.__mro__[:t.__mro__.index(base)] if base is not None else ()
+        _BASES[t] = base if base is not None and not any(k not in _HARMLESS and hasattr(base, k)
+                                                         for c in between for k in vars(c)) else None
+    return _BASES[t]
+
+
 def knows(m: nn.Module) -> bool:
     """Whether a module is read by type (a leaf of the fx trace, one row of the run-time reader)."""
-    _library_modules()
-    return type(m) in MODULES
+    return known_type(m) is not None
 
 
 def library_function(target):
@@ -225,8 +247,8 @@ def library_function(target):
 
 def module_op(m: nn.Module, shape: tuple, who: str):
     """The spec layer for a leaf module on the calculator's input shape, or None if unknown."""
-    _library_modules()
-    make = MODULES.get(type(m))
+    t = known_type(m)
+    make = MODULES.get(t) if t is not None else None
     return None if make is None else make(m, shape, who)
 
 
@@ -265,6 +287,8 @@ SIGNATURES = {
     torch.squeeze: ("input", "dim"),
     torch.unsqueeze: ("input", "dim"),
     torch.add: ("input", "other", "alpha"),
+    F.linear: ("input", "weight", "bias"),
+    F.interpolate: ("input", "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias"),
     torch.mul: ("input", "other"),
 }
 METHOD_SIGNATURES = {
@@ -278,7 +302,7 @@ DEFAULTS = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "re
             "keepdim": False, "alpha": 1}
 #: defaults that differ by function
 SPECIAL_DEFAULTS = {("mean", "dim"): None, ("squeeze", "dim"): None, ("size", "dim"): None,
-                    ("batch_norm", "training"): False}
+                    ("batch_norm", "training"): False, ("interpolate", "mode"): "nearest"}
 
 
 def bind(names: tuple, args: tuple, kwargs: dict, fname: str = "") -> dict:
