@@ -38,7 +38,8 @@ def check(module, shape):
         if row in inner:
             continue
         got = real[r.origin[row.name]]
-        assert row.output_shape == (got if row.kind == "param" else got[1:]), row.name
+        whole = row.kind == "param" and len(got) == len(row.output_shape)   # a parameter, not its view
+        assert row.output_shape == (got if whole else got[1:]), row.name
     assert (rep.total["flops"], rep.total["activations"]) == fvcore_totals(module, shape)
     return r, rep
 
@@ -367,6 +368,24 @@ def test_subclass_of_a_known_module_reads_as_its_base_only_if_it_overrides_nothi
     with FlopCounterMode(display=False) as fc:
         module(torch.randn(1, 3, 9, 9))
     assert analyze(r.spec, r.input_shape, convention="torch").total["flops"] == fc.get_total_flops()
+
+
+class LayerScale(nn.Module):
+    """timm's ConvNeXt block ending: x.mul(gamma.reshape(1, -1, 1, 1)), a parameter viewed for the batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3)
+        self.gamma = nn.Parameter(torch.full((6,), 0.5))
+
+    def forward(self, x):
+        return self.conv(x).mul(self.gamma.reshape(1, -1, 1, 1))
+
+
+def test_parameter_viewed_for_the_batch_is_a_param_row():
+    r, rep = check(LayerScale().eval(), (3, 8, 10))
+    assert r.method == "fx" and [row.kind for row in rep.rows] == ["conv", "param", "mul"]
+    assert [row.output_shape for row in rep.rows if row.kind == "param"] == [(6, 1, 1)]
 
 
 class FunctionalLinear(nn.Module):

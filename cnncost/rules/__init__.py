@@ -18,7 +18,19 @@ from cnncost.rules import (attention, conv, detection, elementwise, indexing, li
                            recurrent, shape)
 
 
+#: (layer, input shape) -> Cost: a reader computes each layer's cost for its shapes and the walk
+#: computes it again; rules are pure functions of the two (the row name is only in errors)
+_MEMO: dict = {}
+
+
 def cost(layer, shape, who: str) -> Cost:
+    try:
+        key = (layer, shape)
+        known = _MEMO.get(key)
+    except TypeError:                   # an unhashable field: compute every time
+        key = known = None
+    if known is not None:
+        return known
     try:
         fn = RULES[type(layer)]
     except KeyError:
@@ -28,7 +40,12 @@ def cost(layer, shape, who: str) -> Cost:
         if len(shape) < lo or (hi is not None and len(shape) > hi):
             raise CostError(f"{who}: {type(layer).__name__} takes {lo}{'' if hi == lo else ' or more' if hi is None else f' to {hi}'} "
                             f"inputs, got {len(shape)}")
-    return fn(layer, shape, who)
+    result = fn(layer, shape, who)
+    if key is not None:
+        if len(_MEMO) >= 65536:
+            _MEMO.clear()
+        _MEMO[key] = result
+    return result
 
 
 _DIMS = {1: "1d", 2: "", 3: "3d"}

@@ -28,6 +28,7 @@ from cnncost.torch.fxvalues import BATCH, UNKNOWN, Attr, Pieces, T
 
 
 _PY_MODULES = {operator.__name__, math.__name__, builtins.__name__, "_operator"}
+_PLAIN = (int, float, bool, str, type(None))
 
 
 def _walk_values(value):
@@ -49,6 +50,20 @@ class Tracer(fx.Tracer):
 
     def is_leaf_module(self, m, qualname):
         return ops.knows(m) or super().is_leaf_module(m, qualname)
+
+    def create_arg(self, a):
+        """fx's own lowering, with the common exact types first (a proxy, a number, a tuple of them):
+        the same result, without its chain of checks for parameters, modules and opaque types."""
+        t = type(a)
+        if t is fx.Proxy:
+            return a.node
+        if t in _PLAIN:
+            return a
+        if t is tuple:
+            return tuple(self.create_arg(x) for x in a)
+        if t is list:
+            return [self.create_arg(x) for x in a]
+        return super().create_arg(a)
 
 
 def trace(module: torch.nn.Module) -> fx.Graph:
@@ -287,13 +302,28 @@ class FxReader(ShapeOps):
             return self.emit(spec.Mul() if target in ops.MUL_FUNCTIONS else spec.Add(), [a, b], node)
         return self.opaque(node, "mul" if target in ops.MUL_FUNCTIONS else "add")
 
+    def viewed(self, node, x: Attr, args):
+        """A parameter viewed with a leading 1 for the batch (`gamma.reshape(1, -1, 1, 1)`): the same
+        parameter, per-sample shape the rest; any other view is unknown."""
+        sizes = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
+        if not isinstance(x.tensor, torch.nn.Parameter) or not all(isinstance(s, int) for s in sizes):
+            return UNKNOWN
+        try:
+            shape = tuple(torch.empty(x.tensor.shape, device="meta").reshape(sizes).shape)
+        except RuntimeError:
+            return UNKNOWN
+        return Attr(x.path, x.tensor, node.name, shape[1:]) if len(shape) > 1 and shape[0] == 1 else UNKNOWN
+
     def param(self, node, value):
         """A parameter used directly (layer scale) becomes a Param node, once per parameter."""
         if not isinstance(value, Attr) or not isinstance(value.tensor, torch.nn.Parameter):
             return value
+        shape = value.view if value.view is not None else tuple(value.tensor.shape)
+        if value.path in self.params and self.shape[self.params[value.path]] != shape:
+            return value                 # the same parameter seen in another shape: not mapped
         if value.path not in self.params:
             self.taken.add(value.path)
-            self.params[value.path] = self.emit(spec.Param(tuple(value.tensor.shape)), [], node, value.path).name
+            self.params[value.path] = self.emit(spec.Param(shape), [], node, value.path).name
             self.origin[value.path] = value.node
             self.used.add(id(value.tensor))
         return T(self.params[value.path])
@@ -418,6 +448,8 @@ class FxReader(ShapeOps):
     def call_method(self, node: fx.Node):
         method = node.target
         (x, *args), kwargs = self.args(node)
+        if isinstance(x, Attr) and method in ("view", "reshape") and x.view is None:
+            return self.viewed(node, x, args)
         if not isinstance(x, T):
             return self.python(getattr(type(x), method, None), (x, *args), kwargs) if x is not UNKNOWN else UNKNOWN
         if method in ops.ALIAS_METHODS:

@@ -29,10 +29,12 @@ class T:
 
 @dataclass(frozen=True)
 class Attr:
-    """A tensor attribute of a module (fx get_attr): a parameter or a buffer."""
+    """A tensor attribute of a module (fx get_attr): a parameter or a buffer; `view` is the
+    per-sample shape it was viewed as (timm's layer scale `gamma.reshape(1, -1, 1, 1)` is (C, 1, 1))."""
     path: str
     tensor: torch.Tensor
     node: str = ""           # the fx get_attr node
+    view: tuple | None = None
 
 
 @dataclass(frozen=True)
