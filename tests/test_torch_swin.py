@@ -114,3 +114,31 @@ def test_swin_closed_forms_equal_flop_counter_at_other_sizes(name, sizes):
             flops = flop_counter(module, x)
         assert evaluate(form["flops"], {"H": h, "W": w}) == flops, (h, w)
         assert tuple(evaluate(s, {"H": h, "W": w}) for s in form["output_shape"]) == (1000,)
+
+
+WINDOWED = '''
+import torch
+from torch import nn
+from torchvision.models.swin_transformer import ShiftedWindowAttention
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 4, stride=4)
+        self.attn = ShiftedWindowAttention(16, [4, 4], [2, 2], 2)
+
+    def forward(self, x):
+        return self.attn(self.stem(x).permute(0, 2, 3, 1))
+'''
+
+
+def test_formula_of_a_model_whose_field_is_unknown(tmp_path):
+    """`cnncost formula` shows '?' for the receptive field after window attention (its window is
+    not a field the algebra knows) and the closed forms beside it."""
+    from torch_helpers import cli
+    path = tmp_path / "windowed.py"
+    path.write_text(WINDOWED)
+    code, out, err = cli("formula", f"{path}:Net")
+    assert code == 0, err
+    assert "receptive field  ?" in out and "Piecewise" in out

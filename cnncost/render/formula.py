@@ -15,6 +15,8 @@ QUANTITIES = (("params", "params"), ("weights", "weights"), ("biases", "biases")
 
 
 def _at(x, values: dict):
+    if x is None:                      # unknown (a receptive field after an op with no window)
+        return None
     if isinstance(x, tuple):
         return tuple(_at(v, values) for v in x)
     return evaluate(x, values)

@@ -86,7 +86,8 @@ class FxReader(ShapeOps):
         self.shape = {spec.INPUT: self.input_shape}
         self.nodes: list = []
         self.origin: dict = {}                 # spec node name -> fx node name
-        self.taken = {n for n, _ in root.named_modules()} | {spec.INPUT}
+        self.modules = dict(root.named_modules())
+        self.taken = set(self.modules) | {spec.INPUT}
         self.calls = Counter()
         self.params: dict = {}                 # Attr path -> Param node name
         self.used: set = set()                 # ids of parameters the graph uses
@@ -181,12 +182,12 @@ class FxReader(ShapeOps):
         return tensors[0] if tensors else None
 
     def call_module(self, node: fx.Node):
-        m = self.root.get_submodule(node.target)
+        m = self.modules.get(node.target) or self.root.get_submodule(node.target)
         self.calls[node.target] += 1
         k = self.calls[node.target]
         name = node.target if k == 1 else f"{node.target}#{k}"
         self.taken.add(name)
-        params = list(m.parameters())
+        params = list(m.parameters()) if m._modules else [p for p in m._parameters.values() if p is not None]
         shares = node.target if k > 1 and params else None
         (x, *_), kwargs = self.args(node)
         if not isinstance(x, T):
