@@ -206,24 +206,24 @@ def classification_models():
 @pytest.mark.parametrize("name", classification_models())
 def test_closed_forms_agree_on_every_classification_model(name):
     """Every torchvision classification model that reads: closed forms equal numeric counts at two
-    random sizes (inception_v3 needs at least 75x75; sizes start at 160).  A model the run-time
-    reader reads holds numbers taken at 224x224; that passes only where the model itself refuses
-    the random sizes (ViT and MaxViT check their input size), so there is no closed form to give."""
+    random sizes (inception_v3 needs at least 75x75; sizes start at 160).  A model that itself
+    refuses the random sizes (ViT checks for 224x224; MaxViT's partitions need sizes its windows
+    divide) has no closed form to give; any other must read by fx (the run-time reader holds the
+    numbers of one size) and agree."""
+    import torch
     from cnncost.errors import CostError
     from cnncost.resolve import resolve
+    from cnncost.torch import sources
     try:
         read = resolve(f"torchvision:{name}", (3, 224, 224))
     except CostError as err:
         pytest.skip(f"does not read: {err}")
     sizes = random_sizes(sum(map(ord, name)))
-    if getattr(read.model, "method", "fx") == "run":
-        import torch
-        from cnncost.torch import sources
-        module = sources.torchvision_model(name).eval().to("meta")
-        for h, w in sizes:
-            try:
-                module(torch.empty(1, 3, h, w, device="meta"))
-            except Exception as err:
-                pytest.skip(f"the model refuses {h}x{w}: {str(err).splitlines()[0][:80]}")
-        pytest.fail(f"{name} runs at {sizes} but is read as it runs at 224x224: no closed form")
+    module = sources.torchvision_model(name).eval().to("meta")
+    for h, w in sizes:
+        try:
+            module(torch.empty(1, 3, h, w, device="meta"))
+        except Exception as err:
+            pytest.skip(f"the model refuses {h}x{w}: {str(err).splitlines()[0][:80]}")
+    assert getattr(read.model, "method", "fx") == "fx", f"{name} runs at {sizes} but is read as it runs"
     closed_forms_agree(name, sizes, read.spec)

@@ -388,6 +388,47 @@ def test_parameter_viewed_for_the_batch_is_a_param_row():
     assert [row.output_shape for row in rep.rows if row.kind == "param"] == [(6, 1, 1)]
 
 
+class TinyViT(nn.Module):
+    """torchvision's ViT in small: patches, a class token expanded over the batch and concatenated,
+    a (1, N, C) position embedding added, batch-first self-attention, the class token read out."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 16, 4, stride=4)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, 16))
+        self.pos = nn.Parameter(torch.randn(1, 17, 16))
+        self.attn = nn.MultiheadAttention(16, 2, batch_first=True)
+        self.head = nn.Linear(16, 5)
+
+    def forward(self, x):
+        n = x.shape[0]
+        x = self.patch(x).reshape(n, 16, -1).permute(0, 2, 1)
+        x = torch.cat([self.class_token.expand(n, -1, -1), x], dim=1) + self.pos
+        x, _ = self.attn(x, x, x, need_weights=False)
+        return self.head(x[:, 0])
+
+
+def test_vit_parts_read_with_fx_as_the_run_time_reader_reads_them():
+    """The class token, the position embedding (its leading 1 is the batch axis), batch-first
+    attention and x[:, 0] read by fx give the run-time reader's counts under every convention,
+    sum(numel) and FlopCounterMode's FLOPs (meta tensors: the attention's math path)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    from cnncost.torch.runmodel import _on_meta
+    module = TinyViT().eval()
+    fx_read, run_read = read_module(module, (3, 16, 16)), read_module(module, (3, 16, 16), method="run")
+    assert fx_read.method == "fx"
+    kinds = [row.kind for row in analyze(fx_read.spec, (3, 16, 16)).rows]
+    assert kinds == ["conv", "reshape", "permute", "param", "cat", "param", "add", "mha", "select", "fc"]
+    for convention in ("cnncost", "fvcore", "torch", "macs"):
+        ours, theirs = (analyze(r.spec, r.input_shape, convention=convention).total for r in (fx_read, run_read))
+        for key in ("params", "flops", "macs", "output_shape"):
+            assert ours[key] == theirs[key], (convention, key)
+    assert ours["params"] == sum(p.numel() for p in module.parameters())
+    with _on_meta(module), FlopCounterMode(display=False) as fc:
+        module(torch.empty(1, 3, 16, 16, device="meta"))
+    assert analyze(fx_read.spec, (3, 16, 16), convention="torch").total["flops"] == fc.get_total_flops()
+
+
 class FunctionalLinear(nn.Module):
     def __init__(self, reuse: bool):
         super().__init__()

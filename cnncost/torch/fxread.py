@@ -189,14 +189,31 @@ class FxReader(ShapeOps):
         self.taken.add(name)
         params = list(m.parameters()) if m._modules else [p for p in m._parameters.values() if p is not None]
         shares = node.target if k > 1 and params else None
-        (x, *_), kwargs = self.args(node)
+        (x, *rest), kwargs = self.args(node)
         if not isinstance(x, T):
             return self.opaque(node, type(m).__name__, name)
+        if isinstance(m, torch.nn.MultiheadAttention):
+            return self.attention(node, m, name, shares, params, (x, *rest), kwargs)
         op = ops.module_op(m, self.shape[x.name], name)
         if op is None:
             return self.opaque(node, type(m).__name__, name)
         self.used.update(id(p) for p in params)
         return self.emit(op, [x], node, name, shares)
+
+    def attention(self, node, m, name, shares, params, args, kwargs):
+        """nn.MultiheadAttention with batch_first=True on (B, L, E) tensors (ViT's encoder): one row,
+        its (output, weights) pair the output and an unknown (the weights, when asked for, are not
+        read further)."""
+        qkv = [v for v in args[:3] if v is not None]
+        if type(m) is not torch.nn.MultiheadAttention or not m.batch_first or \
+                not all(isinstance(v, T) and len(self.shape[v.name]) == 2 for v in qkv) or \
+                any(kwargs.get(k) is not None for k in ("key_padding_mask", "attn_mask")) or \
+                kwargs.get("is_causal") or len(args) > 5:
+            return self.opaque(node, type(m).__name__, name)
+        inputs = qkv[:1] if all(v == qkv[0] for v in qkv) else qkv
+        self.used.update(id(p) for p in params)
+        out = self.emit(ops.SEQUENCE_MODULES[type(m)](m, kwargs, args), inputs, node, name, shares)
+        return (out, UNKNOWN)
 
     # --- functions ------------------------------------------------------------------------------
     def call_function(self, node: fx.Node):
@@ -273,6 +290,12 @@ class FxReader(ShapeOps):
     def index(self, node, t: T, index):
         """x[:, a:b, ::s] -> Slice per sliced axis; indexing the batch or by integers is unknown."""
         index = index if isinstance(index, tuple) else (index,)
+        if len(index) == 2 and index[0] == slice(None) and isinstance(index[1], int) and \
+                not isinstance(index[1], bool) and self.shape[t.name]:     # x[:, 0]: ViT's class token
+            n = self.shape[t.name][0]
+            if not isinstance(n, int) or not -n <= index[1] < n:
+                return self.opaque(node, "getitem")
+            return self.emit(spec.Select(0, index[1] % n), [t], node)
         if not index or not all(isinstance(i, slice) for i in index) or index[0] != slice(None):
             return self.opaque(node, "getitem")
         if len(index) > len(self.shape[t.name]) + 1 or any(
@@ -298,6 +321,7 @@ class FxReader(ShapeOps):
                 return self.emit(spec.Scale(a), [b], node)
         if div:
             return self.opaque(node, "div")
+        a, b = self.batch_view(a, b), self.batch_view(b, a)
         a, b = self.param(node, a), self.param(node, b)
         if isinstance(a, T) and isinstance(b, T):
             return self.emit(spec.Mul() if target in ops.MUL_FUNCTIONS else spec.Add(), [a, b], node)
@@ -314,6 +338,24 @@ class FxReader(ShapeOps):
         except RuntimeError:
             return UNKNOWN
         return Attr(x.path, x.tensor, node.name, shape[1:]) if len(shape) > 1 and shape[0] == 1 else UNKNOWN
+
+    def batch_view(self, value, other):
+        """A parameter with a leading 1 and one axis more than the tensor it meets: the 1 is the
+        batch axis (ViT's position embedding (1, N, C) added to (B, N, C)), so per sample it is (N, C)."""
+        if isinstance(value, Attr) and value.view is None and isinstance(other, T) and \
+                value.tensor.dim() == len(self.shape[other.name]) + 1 and value.tensor.shape[0] == 1:
+            return Attr(value.path, value.tensor, value.node, tuple(value.tensor.shape[1:]))
+        return value
+
+    def expanded(self, node, x: Attr, args):
+        """A parameter with a leading 1 expanded over the batch (ViT's class token
+        `class_token.expand(n, -1, -1)`): the parameter itself, per sample."""
+        sizes = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
+        shape = tuple(x.tensor.shape)
+        if not isinstance(x.tensor, torch.nn.Parameter) or len(sizes) != len(shape) or len(shape) < 2 or \
+                shape[0] != 1 or sizes[0] is not BATCH or any(s != -1 for s in sizes[1:]):
+            return UNKNOWN
+        return Attr(x.path, x.tensor, node.name, shape[1:])
 
     def param(self, node, value):
         """A parameter used directly (layer scale) becomes a Param node, once per parameter."""
@@ -333,7 +375,7 @@ class FxReader(ShapeOps):
         F = torch.nn.functional
         x = a.get("input", a.get("tensor"))
         if target in (torch.cat, torch.concat):
-            tensors = a["tensors"]
+            tensors = [self.param(node, t) for t in a["tensors"]]
             if not all(isinstance(t, T) for t in tensors) or not tensors:
                 return None
             axis = self.dim(tensors[0], a["dim"])
@@ -451,6 +493,8 @@ class FxReader(ShapeOps):
         (x, *args), kwargs = self.args(node)
         if isinstance(x, Attr) and method in ("view", "reshape") and x.view is None:
             return self.viewed(node, x, args)
+        if isinstance(x, Attr) and method == "expand" and x.view is None:
+            return self.expanded(node, x, args)
         if not isinstance(x, T):
             return self.python(getattr(type(x), method, None), (x, *args), kwargs) if x is not UNKNOWN else UNKNOWN
         if method in ops.ALIAS_METHODS:
