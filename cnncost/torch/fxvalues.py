@@ -55,3 +55,17 @@ class Size:
 
 #: a number computed from sizes (x.size(1) // groups, h * w): it follows the input
 DERIVED = _Marker("derived")
+
+
+def walk_values(value):
+    """Every leaf of nested tuples, lists, dicts and slices."""
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            yield from walk_values(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from walk_values(v)
+    elif isinstance(value, slice):
+        yield from walk_values((value.start, value.stop, value.step))
+    else:
+        yield value
