@@ -8,7 +8,8 @@ torch = pytest.importorskip("torch")
 from cnncost import CostError, analyze, zoo  # noqa: E402
 from cnncost.spec import (Activation, Add, BatchNorm, Cat, Conv2d, Flatten, GlobalPool, Graph, LayerNorm,  # noqa: E402
                           Linear, Mean, Mul, Node, Param, Permute, Reshape, Slice, seq)
-from cnncost.torch.build import Param as BuiltParam, build  # noqa: E402
+from cnncost.torch.build import build  # noqa: E402
+from cnncost.torch.layer_modules import Param as BuiltParam  # noqa: E402
 
 #: zoo models whose forward pass at the default input takes seconds on 2 cores
 HEAVY = {"vgg11", "vgg13", "vgg16", "vgg19", "resnet101", "resnet152", "resnet110"}

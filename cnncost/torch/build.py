@@ -172,7 +172,7 @@ def _dropout(layer: spec.Dropout, shape):
 
 @builder(spec.Flatten)
 def _flatten(layer: spec.Flatten, shape):
-    return nn.Flatten(_torch_dim(layer.start), _torch_dim(layer.end))
+    return nn.Flatten(lm.torch_dim(layer.start), lm.torch_dim(layer.end))
 
 
 @builder(spec.Scale)
@@ -185,90 +185,17 @@ def _shortcut(layer: spec.ShortcutPad, shape):
     return ShortcutPad(shape[0], layer.out_channels, layer.stride)
 
 
-class Add(nn.Module):
-    def forward(self, a, b):
-        return a + b
-
-
-class Mul(nn.Module):
-    def forward(self, a, b):
-        return a * b
-
-
-def _torch_dim(axis: int) -> int:
-    """Per-sample axis -> tensor dim (the batch is dim 0); negative axes count from the end as they are."""
-    return axis + 1 if axis >= 0 else axis
-
-
-class Cat(nn.Module):
-    def __init__(self, axis: int):
-        super().__init__()
-        self.dim = _torch_dim(axis)
-
-    def forward(self, *xs):
-        return torch.cat(xs, dim=self.dim)
-
-
-class Param(nn.Module):
-    """Holds one learned tensor (initialised to ones, as a layer scale before training) and returns it."""
-
-    def __init__(self, shape: tuple):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(shape))
-
-    def forward(self):
-        return self.weight
-
-
-class Reshape(nn.Module):
-    def __init__(self, shape: tuple):
-        super().__init__()
-        self.shape = tuple(shape)
-
-    def forward(self, x):
-        return x.reshape(x.shape[0], *self.shape)
-
-
-class Permute(nn.Module):
-    def __init__(self, dims: tuple):
-        super().__init__()
-        self.dims = tuple(d % len(dims) for d in dims)
-
-    def forward(self, x):
-        return x.permute(0, *(d + 1 for d in self.dims))
-
-
-class Slice(nn.Module):
-    def __init__(self, axis: int, start: int, stop, step: int, ndim: int):
-        super().__init__()
-        index = [slice(None)] * (ndim + 1)
-        index[_torch_dim(axis)] = slice(start, stop, step)
-        self.index = tuple(index)
-
-    def forward(self, x):
-        return x[self.index]
-
-
-class Mean(nn.Module):
-    def __init__(self, axes: tuple, keepdim: bool):
-        super().__init__()
-        self.dims, self.keepdim = tuple(_torch_dim(a) for a in axes), keepdim
-
-    def forward(self, x):
-        return x.mean(self.dims, keepdim=self.keepdim)
-
-
-builder(spec.Add)(lambda layer, shape: Add())
-builder(spec.Mul)(lambda layer, shape: Mul())
-builder(spec.Cat)(lambda layer, shape: Cat(layer.axis))
-builder(spec.Param)(lambda layer, shape: Param(layer.shape))
-builder(spec.Reshape)(lambda layer, shape: Reshape(rules.cost(layer, shape, "reshape").out))
+builder(spec.Add)(lambda layer, shape: lm.Add())
+builder(spec.Mul)(lambda layer, shape: lm.Mul())
+builder(spec.Cat)(lambda layer, shape: lm.Cat(layer.axis))
+builder(spec.Param)(lambda layer, shape: lm.Param(layer.shape))
+builder(spec.Reshape)(lambda layer, shape: lm.Reshape(rules.cost(layer, shape, "reshape").out))
 builder(spec.View)(lambda layer, shape: nn.Sequential(        # axes start..end merged, then split into sizes
     nn.Flatten(layer.start % len(shape) + 1, layer.end % len(shape) + 1),
     nn.Unflatten(layer.start % len(shape) + 1, layer.sizes)))
-builder(spec.Permute)(lambda layer, shape: Permute(layer.dims))
-builder(spec.Slice)(lambda layer, shape: Slice(layer.axis, layer.start, layer.stop, layer.step, len(shape)))
-builder(spec.Mean)(lambda layer, shape: Mean(layer.axes, layer.keepdim))
+builder(spec.Permute)(lambda layer, shape: lm.Permute(layer.dims))
+builder(spec.Slice)(lambda layer, shape: lm.Slice(layer.axis, layer.start, layer.stop, layer.step, len(shape)))
+builder(spec.Mean)(lambda layer, shape: lm.Mean(layer.axes, layer.keepdim))
 builder(spec.Unary)(lambda layer, shape: lm.Unary(layer.fn, layer.value))
 builder(spec.Binary)(lambda layer, shape: lm.Binary(layer.op))
 builder(spec.Softmax)(lambda layer, shape: lm.Softmax(layer.axis, layer.log))

@@ -13,6 +13,74 @@ def torch_dim(axis: int) -> int:
     return axis + 1 if axis >= 0 else axis
 
 
+class Add(nn.Module):
+    def forward(self, a, b):
+        return a + b
+
+
+class Mul(nn.Module):
+    def forward(self, a, b):
+        return a * b
+
+
+class Cat(nn.Module):
+    def __init__(self, axis: int):
+        super().__init__()
+        self.dim = torch_dim(axis)
+
+    def forward(self, *xs):
+        return torch.cat(xs, dim=self.dim)
+
+
+class Param(nn.Module):
+    """Holds one learned tensor (initialised to ones, as a layer scale before training) and returns it."""
+
+    def __init__(self, shape: tuple):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(shape))
+
+    def forward(self):
+        return self.weight
+
+
+class Reshape(nn.Module):
+    def __init__(self, shape: tuple):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], *self.shape)
+
+
+class Permute(nn.Module):
+    def __init__(self, dims: tuple):
+        super().__init__()
+        self.dims = tuple(d % len(dims) for d in dims)
+
+    def forward(self, x):
+        return x.permute(0, *(d + 1 for d in self.dims))
+
+
+class Slice(nn.Module):
+    def __init__(self, axis: int, start: int, stop, step: int, ndim: int):
+        super().__init__()
+        index = [slice(None)] * (ndim + 1)
+        index[torch_dim(axis)] = slice(start, stop, step)
+        self.index = tuple(index)
+
+    def forward(self, x):
+        return x[self.index]
+
+
+class Mean(nn.Module):
+    def __init__(self, axes: tuple, keepdim: bool):
+        super().__init__()
+        self.dims, self.keepdim = tuple(torch_dim(a) for a in axes), keepdim
+
+    def forward(self, x):
+        return x.mean(self.dims, keepdim=self.keepdim)
+
+
 _UNARY = {"exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "rsqrt": torch.rsqrt,
           "reciprocal": torch.reciprocal, "abs": torch.abs, "neg": torch.neg, "sin": torch.sin, "cos": torch.cos,
           "erf": torch.erf, "square": torch.square, "floor": torch.floor, "ceil": torch.ceil, "round": torch.round,
