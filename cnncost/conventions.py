@@ -52,6 +52,9 @@ class Convention:
     #: whether work that depends on the values (category 'data:OP': nms's IoUs) would count; a rule
     #: cannot give it, so under such a convention the row's FLOPs are unknown and the total incomplete
     counts_value_work: bool = False
+    #: op categories whose counts are activations under this convention, for a layer read whole whose
+    #: kind does not count (fvcore counts the outputs of the products inside Swin's attention)
+    activation_ops: frozenset = frozenset()
 
     def flops(self, macs, ops: dict):
         total = self.per_mac * macs
@@ -114,6 +117,7 @@ FVCORE = Convention(
     skip_kinds=frozenset({"rnn", "lstm", "gru", "sdpa"}),
     # a convolution with padding='same' or 'valid' traces as aten::_convolution_mode: no handler
     skip_marks=frozenset({"padding_string"}),
+    activation_ops=frozenset({"product_outputs"}),
 )
 
 MACS = Convention(

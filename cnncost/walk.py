@@ -103,7 +103,8 @@ class _Walk:
         self.rows.append(Row(
             name=name, kind=kind, depth=depth, input_shape=tuple(in_shape), output_shape=tuple(out),
             weights=weights, biases=biases,
-            activations=elements if conv.counts_activations(kind) else 0,
+            activations=elements if conv.counts_activations(kind) else
+            sum(ops.get(c, 0) for c in conv.activation_ops) * self.batch,
             macs=macs_b, flops=flops, rf=rf, work=work, elements=elements, inputs=tuple(inputs), layer=layer))
 
     def concat(self, node: spec.Concat, state: _State, prefix: str, depth: int) -> _State:

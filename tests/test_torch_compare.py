@@ -65,3 +65,17 @@ def test_compare_upsample_agrees_with_fvcore(tmp_path):
 def test_compare_needs_a_numeric_input():
     code, out, err = cli("compare", "vgg11", "--input", "HxWx3")
     assert code == 2 and err.startswith("error: compare runs fvcore on a real input")
+
+
+def test_compare_leaves_out_the_insides_of_a_layer_read_whole(tmp_path):
+    """Swin's window attention is one layer: its qkv and proj Linears are not lines of their own
+    (their parameters are in the attention's row, which agrees with fvcore's module total)."""
+    pytest.importorskip("torchvision")
+    path = tmp_path / "windowed.py"
+    path.write_text("import torch.nn as nn\nfrom torchvision.models.swin_transformer import ShiftedWindowAttention\n\n"
+                    "class Net(nn.Sequential):\n    def __init__(self):\n"
+                    "        super().__init__(nn.Linear(3, 16), ShiftedWindowAttention(16, [4, 4], [2, 2], 2))\n")
+    c = compare(f"{path}:Net", (9, 10, 3))
+    assert [line.path for line in c.lines] == ["(model)", "0", "1"]
+    assert all(line.same for line in c.lines)
+    assert any("2 modules inside layers read whole" in n for n in c.notes)

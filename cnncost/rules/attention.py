@@ -102,7 +102,7 @@ def window_attention(layer: spec.WindowAttention, shape, who):
     the bias table M*heads (V1) or the MLP 2*512 + 512*heads and the logit scales (V2); biases 3C + C
     (+ 512, V2).  Per score: bias add, softmax, and the mask add when rolled; V1 scales q (T*C), V2
     normalises q and k (norm, clamp, divide) and scales each score; FlopCounterMode counts the
-    products only."""
+    products only, fvcore their MACs and (as activations) their outputs."""
     if len(shape) != 3 or not equal(shape[2], layer.dim):
         raise CostError(f"{who}: window attention needs an (H, W, {layer.dim}) map, got {dims_text(shape)}")
     h, w, c = shape
@@ -114,7 +114,7 @@ def window_attention(layer: spec.WindowAttention, shape, who):
     macs, weights = qkv + attend + proj, 4 * c * c
     biases = 3 * c * int(layer.qkv_bias) + c * int(layer.proj_bias)
     ops = {"bias": tokens * 3 * c * int(layer.qkv_bias) + tokens * c * int(layer.proj_bias), "add": scores,
-           "act:softmax": scores}
+           "act:softmax": scores, "product_outputs": tokens * 3 * c + scores + 2 * tokens * c}
     shifted = _shifted(layer, h, w)
     if shifted is True:
         ops["fn:add"] = scores
@@ -132,6 +132,7 @@ def window_attention(layer: spec.WindowAttention, shape, who):
         biases += CPB_HIDDEN
         table = f"2*{CPB_HIDDEN} + {CPB_HIDDEN}*{heads} + {heads}"
         ops["bias"] += m * CPB_HIDDEN
+        ops["product_outputs"] += m * CPB_HIDDEN + m * heads
         ops.update({"act:relu": m * CPB_HIDDEN, "act:sigmoid": heads * n * n, "scale": heads * n * n,
                     "reduce:norm": 2 * tokens * c, "fn:clamp": 2 * tokens * heads, "fn:div": 2 * tokens * c,
                     "mul": scores})

@@ -119,12 +119,16 @@ def compare(name: str, input=None, depth: int | None = None) -> Comparison:
     fv = fvcore_counts(module, shape)
     unused = getattr(resolved.model, "unused", {}) or {}
     shared = {module_of(r.name) for r in report.rows if "#" in r.name and r.params == 0}
-    lines = []
+    whole = {module_of(r.name) for r in report.rows}
+    lines, inside = [], 0
     for path, m in module.named_modules():
         d = 0 if path == "" else path.count(".") + 1
         if depth is not None and d > depth:
             continue
         rows = rows_under(report.rows, path)
+        if not rows and any(path.startswith(w + ".") for w in whole):
+            inside += 1                # part of a module read whole (Swin's attention.qkv): its row holds it
+            continue
         ours = {"params": _sum(rows, "params"), "flops": _sum(rows, "flops"), "activations": _sum(rows, "activations")}
         theirs = {"params": fv["params"].get(path, 0), "flops": fv["flops"].get(path, 0),
                   "activations": fv["activations"].get(path, 0)}
@@ -133,6 +137,9 @@ def compare(name: str, input=None, depth: int | None = None) -> Comparison:
             line.reason = _reason(path, rows, unused, shared, ours, theirs)
         lines.append(line)
     notes = [f"FLOPs in fvcore's convention: {_convention_summary()}"]
+    if inside:
+        notes.append(f"{inside} modules inside layers read whole (a window or multi-head attention's "
+                     f"projections) are not listed: their layer's row holds their parameters and work")
     if unused or getattr(resolved.model, "method", "") == "run":     # the reader's notes
         notes.append(resolved.model.notes)
     return Comparison(name, tuple(shape), lines, dict(report.unknown), fv["unsupported"], notes)
