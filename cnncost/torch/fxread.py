@@ -170,7 +170,7 @@ class FxReader(FunctionOps, ShapeOps):
         return tensors[0] if tensors else None
 
     def call_module(self, node: fx.Node):
-        m = self.modules.get(node.target) or self.root.get_submodule(node.target)
+        m = self.modules[node.target] if node.target in self.modules else self.root.get_submodule(node.target)
         self.calls[node.target] += 1
         k = self.calls[node.target]
         name = node.target if k == 1 else f"{node.target}#{k}"
