@@ -6,9 +6,9 @@ first time a size is symbolic, the way einops touches a framework only when hand
 """
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
-from functools import reduce
 
 from cnncost.errors import CostError
 
@@ -95,7 +95,7 @@ def smin(*xs):
 
 
 def prod(xs, start=1):
-    return reduce(lambda a, b: a * b, xs, start)
+    return math.prod(xs, start=start)
 
 
 def tidy(x):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 
 from cnncost import conventions, rules, spec
 from cnncost.errors import CostError
@@ -239,6 +240,17 @@ def _merge_fields(ins: list, out: tuple) -> list:
 
 
 def _through(rf: RF, w: rules.Window, axis: int) -> RF:
+    """size + d(k-1)*jump, jump*stride, start + (d(k-1)/2 - pad)*jump (Araujo et al., "Computing
+    receptive fields of convolutional neural networks", Distill 2019)."""
+    size, jump, start = rf.size, rf.jump, rf.start
+    k, d, s, p = w.kernel[axis], w.dilation[axis], w.stride[axis], w.pad[axis]
+    if type(size) is int and type(jump) is int and type(k) is int and type(d) is int and type(s) is int \
+            and type(p) is int and (type(start) is int or type(start) is Fraction):
+        if size == 0:                  # plain numbers, the common case: no sympy-safe helpers
+            return rf
+        moved = d * (k - 1) * jump
+        return RF(size=size + moved, jump=jump * s,
+                  start=start + (moved // 2 if moved % 2 == 0 else Fraction(moved, 2)) - p * jump)
     if _unknown(rf) or (is_concrete(rf.size) and rf.size == 0):
         return rf
     span_minus_1 = w.dilation[axis] * (w.kernel[axis] - 1)

@@ -92,7 +92,7 @@ class Case:
         """Row name -> fx node name in the module's fx trace."""
         if self._read:
             return self.read.origin
-        from cnncost.torch.fxread import trace
+        from cnncost.torch.fxtrace import trace
         return {n.target: n.name for n in trace(self.module).nodes if n.op == "call_module"}
 
     @functools.cached_property

@@ -80,7 +80,7 @@ VIEWS = {"shuffle": (shuffle, [spec.View(0, 0, (2, -1)), spec.View(0, 1, (-1,))]
 def real_shapes(module, shape):
     """Each forward hook's and fx node's output shape (per sample) in a real forward pass."""
     from torch.fx.passes.shape_prop import ShapeProp
-    from cnncost.torch.fxread import graph_module, trace
+    from cnncost.torch.fxtrace import graph_module, trace
     gm = graph_module(module, trace(module))
     with torch.no_grad():
         ShapeProp(gm).propagate(torch.randn(1, *shape))

@@ -80,7 +80,7 @@ def test_torchvision_module_calls_equal_forward_hooks(torchvision_case, name):
         if path in paths:
             calls[path] = calls.get(path, 0) + 1
             assert row.output_shape == hooks[path][calls[path] - 1], row.name
-    from cnncost.torch.fxread import Tracer
+    from cnncost.torch.fxtrace import Tracer
     leaves = {p for p, m in paths.items() if p and Tracer().is_leaf_module(m, p)}   # what fx records as calls
     assert {p for p in leaves if p in hooks} == {p for p in leaves if p in calls}
     assert all(len(hooks[p]) == calls[p] for p in calls)

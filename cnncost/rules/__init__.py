@@ -51,9 +51,16 @@ def cost(layer, shape, who: str) -> Cost:
 _DIMS = {1: "1d", 2: "", 3: "3d"}
 
 
+#: type -> kind, for the kinds that depend on the type alone (filled as they are met)
+_KIND_OF_TYPE: dict = {}
+
+
 def kind(layer) -> str:
     """The short kind name shown in tables and used for automatic layer names."""
     t = type(layer)
+    known = _KIND_OF_TYPE.get(t)
+    if known is not None:
+        return known
     if isinstance(layer, spec.PoolNd):
         return f"{layer.mode}pool{_DIMS[layer.dims]}"
     if isinstance(layer, spec.AdaptivePoolNd):
@@ -70,7 +77,7 @@ def kind(layer) -> str:
         return layer.mode
     if isinstance(layer, spec.Softmax):
         return "log_softmax" if layer.log else "softmax"
-    return {spec.Linear: "fc", spec.BatchNorm: "bn", spec.LRN: "lrn", spec.Dropout: "dropout",
+    _KIND_OF_TYPE[t] = {spec.Linear: "fc", spec.BatchNorm: "bn", spec.LRN: "lrn", spec.Dropout: "dropout",
             spec.Flatten: "flatten", spec.Scale: "scale", spec.ShortcutPad: "shortcut", spec.Add: "add",
             spec.Mul: "mul", spec.Cat: "cat", spec.Param: "param", spec.Reshape: "reshape",
             spec.Permute: "permute", spec.Slice: "slice", spec.Mean: "mean", spec.LayerNorm: "layernorm",
@@ -83,3 +90,4 @@ def kind(layer) -> str:
             spec.TopK: "topk", spec.PixelShuffle: "pixel_shuffle", spec.RoIAlign: "roi_align",
             spec.GridSample: "grid_sample", spec.Unfold: "unfold", spec.Constant: "const",
             spec.View: "reshape"}.get(t, t.__name__.lower())
+    return _KIND_OF_TYPE[t]

@@ -58,15 +58,17 @@ def shown(*factors) -> tuple:
     for f in factors:
         if isinstance(f, tuple):
             sub, text = shown(*f)
-            value, parts = value * sub, parts + [f"({text})" if len(f) > 1 else text]
+            value *= sub
+            parts.append(f"({text})" if len(f) > 1 else text)
         else:
-            value, parts = value * f, parts + [_factor(f)]
+            value *= f
+            parts.append(_factor(f))
     return value, "*".join(parts)
 
 
 def _factor(x) -> str:
     text = str(x)
-    return text if is_concrete(x) or text.isidentifier() else f"({text})"
+    return text if type(x) is int or is_concrete(x) or text.isidentifier() else f"({text})"
 
 
 def line(calc: tuple) -> str:

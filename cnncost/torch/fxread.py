@@ -25,42 +25,11 @@ from cnncost.errors import CostError
 from cnncost.torch import ops
 from cnncost.torch.fxshape import ShapeOps
 from cnncost.torch.fxfunctions import FunctionOps
+from cnncost.torch.fxtrace import graph_module, trace
 from cnncost.torch.fxvalues import BATCH, UNKNOWN, Attr, Pieces, T, walk_values
 
 
 _PY_MODULES = {operator.__name__, math.__name__, builtins.__name__, "_operator"}
-_PLAIN = (int, float, bool, str, type(None))
-
-
-class Tracer(fx.Tracer):
-    """Leaves are the modules the reader knows by exact type (a subclass may change `forward`, so it
-    is traced through), plus fx's default leaves (other torch.nn modules), which become Opaque."""
-
-    def is_leaf_module(self, m, qualname):
-        return ops.knows(m) or super().is_leaf_module(m, qualname)
-
-    def create_arg(self, a):
-        """fx's own lowering, with the common exact types first (a proxy, a number, a tuple of them):
-        the same result, without its chain of checks for parameters, modules and opaque types."""
-        t = type(a)
-        if t is fx.Proxy:
-            return a.node
-        if t in _PLAIN:
-            return a
-        if t is tuple:
-            return tuple(self.create_arg(x) for x in a)
-        if t is list:
-            return [self.create_arg(x) for x in a]
-        return super().create_arg(a)
-
-
-def trace(module: torch.nn.Module) -> fx.Graph:
-    return Tracer().trace(module)
-
-
-def graph_module(module: torch.nn.Module, graph: fx.Graph) -> fx.GraphModule:
-    """A runnable module for the graph (generating its code costs about a third of a trace)."""
-    return fx.GraphModule(module, graph, module.__class__.__name__)
 
 
 class Unread(Exception):
@@ -68,13 +37,14 @@ class Unread(Exception):
 
 
 class FxReader(FunctionOps, ShapeOps):
-    def __init__(self, root: torch.nn.Module, graph: fx.Graph, input_shape: tuple, strict: bool = False):
+    def __init__(self, root: torch.nn.Module, graph: fx.Graph, input_shape: tuple, strict: bool = False,
+                 modules: dict | None = None):
         self.root, self.graph, self.input_shape = root, graph, tuple(input_shape)
         self.strict = strict
         self.shape = {spec.INPUT: self.input_shape}
         self.nodes: list = []
         self.origin: dict = {}                 # spec node name -> fx node name
-        self.modules = dict(root.named_modules())
+        self.modules = dict(root.named_modules()) if modules is None else modules
         self.taken = set(self.modules) | {spec.INPUT}
         self.calls = Counter()
         self.params: dict = {}                 # Attr path -> Param node name
@@ -90,8 +60,7 @@ class FxReader(FunctionOps, ShapeOps):
         return ops.fresh_name(self.taken, owner, base)
 
     def owner(self, node: fx.Node) -> str:
-        stack = node.meta.get("nn_module_stack") or {}
-        return list(stack.values())[-1][0] if stack else ""
+        return node.meta.get("owner", "")
 
     def base(self, node: fx.Node) -> str:
         return re.sub(r"_\d+$", "", node.name)
@@ -346,9 +315,11 @@ class FxReader(FunctionOps, ShapeOps):
                     self.shape_op(node, method, x, a)
         return self.opaque(node, method) if result is None else result
 
-def read_fx(module: torch.nn.Module, input_shape: tuple, name: str | None = None, strict: bool = False):
+def read_fx(module: torch.nn.Module, input_shape: tuple, name: str | None = None, strict: bool = False,
+            modules: dict | None = None):
     """(Graph spec, fx Graph, reader) for a module in eval mode; `strict`: raise `Unread` at the
-    first op no rule knows instead of running the model for its shape."""
-    graph = trace(module)
-    reader = FxReader(module, graph, input_shape, strict)
+    first op no rule knows instead of running the model for its shape.  `modules`: the module's
+    `dict(named_modules())`, when the caller has it."""
+    graph = trace(module, modules)
+    reader = FxReader(module, graph, input_shape, strict, modules)
     return reader.read(name), graph, reader

@@ -47,13 +47,12 @@ class Read:
     def traced(self):
         if self.graph is None:
             return None
-        from cnncost.torch.fxread import graph_module
+        from cnncost.torch.fxtrace import graph_module
         return graph_module(self.module, self.graph)
 
 
-def _hooked(module: torch.nn.Module) -> list:
-    return [path or type(module).__name__ for path, m in module.named_modules()
-            if m._forward_hooks or m._forward_pre_hooks]
+def _hooked(module: torch.nn.Module, modules: dict) -> list:
+    return [path or type(module).__name__ for path, m in modules.items() if m._forward_hooks or m._forward_pre_hooks]
 
 
 def unused_parameters(module: torch.nn.Module, used_ids: set) -> dict:
@@ -85,13 +84,15 @@ def read_module(module: torch.nn.Module, input_shape: tuple = DEFAULT_INPUT, *, 
     sizes), 'run' (what one forward pass executes) or 'auto': fx when it reads every op of a model
     with one input, else run (docs/readers.md)."""
     name = name or type(module).__name__
-    module.eval()
+    modules = dict(module.named_modules())
+    if any(m.training for m in modules.values()):
+        module.eval()
     if method not in ("auto", "fx", "run"):
         raise CostError(f"unknown reading method {method!r}; known: auto, fx, run")
     shapes = tuple(input_shape) if _several(input_shape) else (tuple(input_shape),)
     numeric = all(isinstance(s, int) for shape in shapes for s in shape)
     notes, fx_graph, graph = [], None, None
-    hooked = _hooked(module)
+    hooked = _hooked(module, modules)
     if method == "auto" and (len(shapes) > 1 or layout != "batch"):
         method = "run"
     if method == "auto" and hooked:
@@ -102,7 +103,8 @@ def read_module(module: torch.nn.Module, input_shape: tuple = DEFAULT_INPUT, *, 
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                graph, fx_graph, reader = read_fx(module, shapes[0], name, strict=method == "auto" and numeric)
+                graph, fx_graph, reader = read_fx(module, shapes[0], name, strict=method == "auto" and numeric,
+                                                       modules=modules)
         except Unread:
             graph = None
         except ops.DeclaredMismatch:      # fx misread the structure (LeViT's BatchNorm1d on flattened tokens)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from cnncost.torch import ops
-from cnncost.torch.fxread import Tracer
+from cnncost.torch.fxtrace import Tracer
 
 #: gates (sigmoid; hard-sigmoid, which is zero below -3, becomes sigmoid) stay: removing them lets
 #: squeeze-and-excitation products underflow to zero; their gradient is positive everywhere
