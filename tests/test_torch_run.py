@@ -209,6 +209,51 @@ def test_a_forward_that_raises_gives_the_models_own_message():
         read_module(NeedsTwo(), (3, 4, 4), method="run")
 
 
+class FixedSize(nn.Module):
+    """A model that takes one input size, and asserts it as torchvision's ViT does."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        torch._assert(h == 8, f"Wrong image height! Expected 8 but got {h}!")
+        return self.conv(x)
+
+
+def _own_message(module, shape) -> str:
+    try:
+        module(torch.zeros(1, *shape))
+    except Exception as err:              # what the model itself says, run for real
+        return str(err)
+    raise AssertionError("the model ran")
+
+
+@pytest.mark.parametrize("make,shape", [(FixedSize, (3, 9, 9)),
+                                        (lambda: pytest.importorskip("torchvision").models.vit_b_32(weights=None),
+                                         (3, 237, 237))],
+                         ids=["small", "vit_b_32"])
+def test_an_assertion_the_input_fails_gives_the_models_own_message(make, shape):
+    module = make().eval()
+    with pytest.raises(CostError) as err:
+        read_module(module, shape)
+    assert str(err.value).endswith("refuses this input: " + _own_message(module, shape))
+
+
+def test_an_assertion_the_input_passes_is_read_past():
+    module = FixedSize().eval()
+    r = read_module(module, (3, 8, 8))
+    assert r.method == "fx"
+    assert analyze(r.spec, r.input_shape).total["output_shape"] == sample_shape(module(torch.zeros(1, 3, 8, 8)))
+
+
+def test_a_fixed_size_asserted_on_a_symbolic_size_says_so():
+    from cnncost.sizes import symbol
+    with pytest.raises(CostError, match=r"accepts one input size only \(Wrong image height! Expected 8 but got H!\)"):
+        read_module(FixedSize().eval(), (3, symbol("H"), symbol("W")))
+
+
 def test_cli_prints_one_line_and_exits_2(tmp_path):
     path = tmp_path / "bad.py"
     path.write_text("import torch.nn as nn\n\nclass Raises(nn.Module):\n    def forward(self, x):\n"

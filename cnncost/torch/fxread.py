@@ -106,6 +106,7 @@ class FxReader(FunctionOps, ShapeOps):
 
     # --- the walk over fx nodes ------------------------------------------------------------------
     def read(self, name: str | None = None) -> spec.Graph:
+        self.name = name
         output, seen_input = None, False
         for node in self.graph.nodes:
             if node.op == "placeholder":
@@ -176,6 +177,8 @@ class FxReader(FunctionOps, ShapeOps):
     def call_function(self, node: fx.Node):
         target = node.target
         args, kwargs = self.args(node)
+        if target is torch._assert:
+            return self.assertion(node, args, kwargs)
         values = list(walk_values((args, kwargs)))
         symbolic = [v for v in values if isinstance(v, (T, Attr, Pieces))]
         if not symbolic:
@@ -200,6 +203,27 @@ class FxReader(FunctionOps, ShapeOps):
             if result is not None:
                 return result
         return self.opaque(node, getattr(target, "__name__", str(target)))
+
+    def assertion(self, node: fx.Node, args, kwargs):
+        """`torch._assert(condition, message)`: where the condition is decided on plain numbers and
+        fails, the model refuses this input, and says why in its own words (ViT: "Wrong image
+        height! Expected 224 but got 237!"); on symbolic sizes or the batch it is not decided here."""
+        a = ops.bind(("condition", "message"), args, kwargs, "_assert")
+        cond = node.args[0] if node.args else node.kwargs.get("condition")
+        operands = list(walk_values(self.args(cond))) if isinstance(cond, fx.Node) else [a["condition"]]
+        plain = [type(v) in (int, float, bool, str) for v in operands]
+        who = self.name or type(self.root).__name__
+        if a["condition"] is False and all(plain):
+            raise CostError(f"{who} refuses this input: {self._message(a)}")
+        if isinstance(cond, fx.Node) and cond.target is operator.eq and sorted(plain) == [False, True] and \
+                not any(isinstance(v, type(UNKNOWN)) for v in operands):
+            raise CostError(f"{who} accepts one input size only ({self._message(a)}); read it at that size")
+        return None
+
+    def _message(self, bound: dict) -> str:
+        """An assertion's message with fx's `Proxy(node)` placeholders replaced by their values."""
+        named = {n.name: v for n, v in self.values.items()}
+        return re.sub(r"Proxy\((\w+)\)", lambda m: str(named.get(m.group(1), "?")), str(bound.get("message") or ""))
 
     def python(self, target, args, kwargs):
         """Arithmetic on sizes (x.size(1) // groups): evaluated here, on the calculator's values."""

@@ -34,7 +34,8 @@ class Tracer(fx.Tracer):
         self._modules = modules                # path -> module, when the caller has it
         self._leaf: dict = {}                  # id(module) -> is it a leaf
         self._owners = [""]                    # module paths being called, innermost last
-        self._param_names: dict | None = None
+        self._param_names: dict | None = None  # id -> name: parameters, then buffers
+        self._buffer_names: dict | None = None
         self._constants_found = False
 
     def is_leaf_module(self, m, qualname):
@@ -72,9 +73,7 @@ class Tracer(fx.Tracer):
         if not isinstance(attr_val, torch.nn.Parameter):
             return super().getattr(attr, attr_val, parameter_proxy_cache) \
                 if isinstance(attr_val, torch.Tensor) else attr_val
-        if self._param_names is None:
-            self._param_names = {id(p): n for n, p in self.root.named_parameters()}
-        n = self._param_names.get(id(attr_val))
+        n = self._names("_param_names", self.root.named_parameters).get(id(attr_val))
         if n is None:
             return super().getattr(attr, attr_val, parameter_proxy_cache)
         if n not in parameter_proxy_cache:
@@ -93,9 +92,35 @@ class Tracer(fx.Tracer):
             return tuple(self.create_arg(x) for x in a)
         if t is list:
             return [self.create_arg(x) for x in a]
+        if isinstance(a, fx.Proxy):          # x.ndim, x.shape: fx's Attribute proxies
+            return a.node
+        if isinstance(a, torch.Tensor):
+            held = self._held_tensor(a)
+            if held is not None:
+                return held
         if not self._constants_found and self._constant(a):
             self._find_constants()
         return super().create_arg(a)
+
+    def _held_tensor(self, a):
+        """A parameter or buffer passed as an argument (timm's `F.batch_norm(x, self.running_mean,
+        ...)`) becomes a `get_attr` of where it lives, as fx makes it, found in a table by identity
+        rather than by fx's walk over every parameter or buffer of the model at each use."""
+        if isinstance(a, torch.nn.Parameter):
+            n = self._names("_param_names", self.root.named_parameters).get(id(a))
+        else:
+            n = self._names("_buffer_names", self.root.named_buffers).get(id(a))
+        return None if n is None else self.create_node("get_attr", n, (), {})
+
+    def _names(self, attr: str, named) -> dict:
+        """id -> the first name fx's walk would find it under, built once per trace."""
+        table = getattr(self, attr)
+        if table is None:
+            table = {}
+            for n, t in named():
+                table.setdefault(id(t), n)
+            setattr(self, attr, table)
+        return table
 
     @staticmethod
     def _constant(a) -> bool:
@@ -119,6 +144,7 @@ class Tracer(fx.Tracer):
                 isinstance(root, fx.GraphModule):
             self._constants_found = True
             return super().trace(root, concrete_args)
+        self._leaf, self._param_names, self._buffer_names, self._constants_found = {}, None, None, False
         was_tracing = _fx._get_is_fx_tracing()
         _fx._set_is_fx_tracing(True)
         try:
