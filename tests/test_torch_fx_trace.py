@@ -1,5 +1,7 @@
 """The lean fx tracer gives the graph torch.fx's own Tracer gives: the same nodes, names, targets and
 arguments, and for each node the innermost module fx's module stack names."""
+import math
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -32,7 +34,7 @@ def fx_owner(node):
 class Held(nn.Module):
     """A tensor held as a plain attribute (a constant), a parameter read in forward, buffers and a
     parameter passed to a function (as timm's BatchNormAct2d does), a module called twice, keyword
-    arguments."""
+    arguments, `math.sqrt` of a size (fx records it as a call)."""
 
     def __init__(self):
         super().__init__()
@@ -46,7 +48,7 @@ class Held(nn.Module):
     def forward(self, x):
         y = self.act(self.conv(x)) * self.gamma + self.table
         y = nn.functional.batch_norm(y, self.mean, self.var, self.conv.bias, None, False, 0.1, 1e-5)
-        y = self.act(y)
+        y = self.act(y) / math.sqrt(y.shape[1])
         return nn.functional.interpolate(y, scale_factor=2.0, mode="nearest").flatten(1).sum(dim=1, keepdim=True)
 
 
@@ -71,6 +73,16 @@ def test_lean_trace_equals_fx(name, module):
         return      # fx's own GraphModule of it is what ours is (above); running it is timm's business
     with torch.no_grad():
         assert torch.equal(gm(x), module(x))
+
+
+def test_a_second_trace_is_the_first():
+    """What one trace patches in (fx's wrappers for `math` functions, reused) is gone after it and
+    serves the next trace the same way."""
+    module = Held()
+    first = listing(fxtrace.Tracer().trace(module))
+    assert math.sqrt.__module__ == "math" and not hasattr(math.sqrt, "__wrapped__")
+    assert listing(fxtrace.Tracer().trace(module)) == first
+    assert any(t == str(math.sqrt) for _, _, t, _, _ in first)
 
 
 def test_constant_tensor_is_read_where_it_lives():

@@ -21,8 +21,23 @@ _PLAIN = (int, float, bool, str, type(None))
 
 #: fx internals the lean `trace` drives; on a torch without them, fx's own trace is used
 _INTERNALS = ("_get_is_fx_tracing", "_set_is_fx_tracing", "_orig_module_call", "_orig_module_getattr",
-              "_new_patcher", "_patch_wrapped_functions", "_autowrap_check", "_constant_attribute_types")
+              "_new_patcher", "_patch_wrapped_functions", "_create_wrapped_func", "_constant_attribute_types")
 _LEAN = all(hasattr(_fx, n) for n in _INTERNALS)
+#: id(function) -> (function, its tracing wrapper): fx makes a new wrapper for each `math` function
+#: at every trace; a wrapper holds no state, so one per function serves every trace
+_WRAPPERS: dict = {}
+
+
+def _autowrap(patcher, frame_dict: dict, function_ids: set) -> None:
+    """fx's `_autowrap_check` (the functions it records as calls, such as `math.sqrt`, patched in
+    where a forward's globals or a library's namespace hold them), with the wrappers reused."""
+    if patcher.visit_once(frame_dict):
+        for name, value in frame_dict.items():
+            if not name.startswith("_") and callable(value) and id(value) in function_ids:
+                known = _WRAPPERS.get(id(value))
+                if known is None or known[0] is not value:
+                    known = _WRAPPERS[id(value)] = (value, _fx._create_wrapped_func(value))
+                patcher.patch(frame_dict, name, known[1])
 
 
 class Tracer(fx.Tracer):
@@ -164,17 +179,16 @@ class Tracer(fx.Tracer):
             def module_call(mod, *args, **kwargs):
                 def forward(*args, **kwargs):
                     return _fx._orig_module_call(mod, *args, **kwargs)
-                _fx._autowrap_check(patcher, getattr(getattr(mod, "forward", mod), "__globals__", {}),
-                                    self._autowrap_function_ids)
+                _autowrap(patcher, getattr(getattr(mod, "forward", mod), "__globals__", {}), self._autowrap_function_ids)
                 return self.call_module(mod, forward, args, kwargs)
 
             with _fx._new_patcher() as patcher:
                 patcher.patch_method(torch.nn.Module, "__getattr__", module_getattr, deduplicate=False)
                 patcher.patch_method(torch.nn.Module, "__call__", module_call, deduplicate=False)
                 _fx._patch_wrapped_functions(patcher)
-                _fx._autowrap_check(patcher, fn_globals, self._autowrap_function_ids)
+                _autowrap(patcher, fn_globals, self._autowrap_function_ids)
                 for library in self._autowrap_search:
-                    _fx._autowrap_check(patcher, library.__dict__, self._autowrap_function_ids)
+                    _autowrap(patcher, library.__dict__, self._autowrap_function_ids)
                 self.create_node("output", "output", (self.create_arg(fn(*args)),), {})
             self.submodule_paths = None
         finally:
