@@ -46,11 +46,11 @@ class Tracer(fx.Tracer):
 
     def __init__(self, modules: dict | None = None):
         super().__init__()
-        self._modules = modules                # path -> module, when the caller has it
+        self._by_path = modules                # path -> module, when the caller has it
         self._leaf: dict = {}                  # id(module) -> is it a leaf
         self._owners = [""]                    # module paths being called, innermost last
-        self._param_names: dict | None = None  # id -> name: parameters, then buffers
-        self._buffer_names: dict | None = None
+        self._param_names: dict | None = None  # id(parameter) -> name
+        self._buffer_names: dict | None = None  # id(buffer) -> name
         self._constants_found = False
 
     def is_leaf_module(self, m, qualname):
@@ -147,7 +147,7 @@ class Tracer(fx.Tracer):
         """fx's table of tensors held as module attributes (so a constant becomes a `get_attr` of
         where it lives), built when first needed rather than before every trace."""
         self._constants_found = True
-        for path, m in (self._modules or dict(self.root.named_modules())).items():
+        for path, m in (self._by_path or dict(self.root.named_modules())).items():
             for k, v in m.__dict__.items():
                 if isinstance(v, _fx._constant_attribute_types):
                     self.tensor_attrs[v] = f"{path}.{k}" if path else k
@@ -155,17 +155,18 @@ class Tracer(fx.Tracer):
     def trace(self, root, concrete_args=None) -> fx.Graph:
         """fx's `Tracer.trace` for a module, without building the constant-tensor table up front;
         anything else (a function, concrete arguments, a torch without the internals) goes to fx."""
+        self._leaf, self._param_names, self._buffer_names = {}, None, None
         if not _LEAN or concrete_args is not None or not isinstance(root, torch.nn.Module) or \
                 isinstance(root, fx.GraphModule):
-            self._constants_found = True
+            self._constants_found = True     # fx builds its table itself
             return super().trace(root, concrete_args)
-        self._leaf, self._param_names, self._buffer_names, self._constants_found = {}, None, None, False
+        self._constants_found = False
         was_tracing = _fx._get_is_fx_tracing()
         _fx._set_is_fx_tracing(True)
         try:
             self.root, fn = root, type(root).forward
             self.root_module_name = root._get_name()
-            modules = self._modules if self._modules is not None else dict(root.named_modules())
+            modules = self._by_path if self._by_path is not None else dict(root.named_modules())
             self.submodule_paths = {m: path for path, m in modules.items()}
             self.graph = fx.Graph(tracer_cls=type(self))
             self.tensor_attrs = {}
